@@ -1,0 +1,1 @@
+//! The WebSocket plugin. (Implementation lands with the bridge issue.)

@@ -1,0 +1,1 @@
+//! M:N green actors. (Implementation lands with the scheduler issue.)

@@ -1,0 +1,1 @@
+//! The tern VM. (Implementation lands with the vm issue.)
