@@ -1,1 +1,47 @@
-//! M:N green actors. (Implementation lands with the scheduler issue.)
+//! M:N green actors: a fixed pool of worker threads runs many processes.
+//!
+//! A process is anything that implements [`Process`]: a worker calls
+//! [`Process::resume`] and the process runs until it returns a [`Step`] (wait for a
+//! message, yield, or exit). There is no stack switching: a native actor is a state
+//! machine or a message handler ([`Runtime::spawn_fn`]); a VM process keeps its stack as
+//! data. See `docs/actors.md` for the model from a user's point of view.
+//!
+//! # Map
+//! - `runtime`: [`Runtime`], the shared state, spawn/send/exit/timers/registry entry points.
+//! - `state`: the run-state word of a process and its transitions.
+//! - `table`: the process table (pid → cell) and the cell (run state, inbox).
+//! - `signal`: what travels through an inbox; `owned`: the per-process state that only
+//!   the thread running the process touches (links, monitors, private queue).
+//! - `context`: [`Context`], what a process sees inside `resume`.
+//! - `worker`: the worker threads, run queues and parking; `timer`: the timer thread;
+//!   `registry`: names; `mailbox`: [`Mailbox`], a pid for a thread that is not an actor.
+//!
+//! The invariants (run states, lock order, who may block) are stated in `runtime`'s docs.
+
+// Temporary while the skeleton is filled in.
+#![allow(dead_code, clippy::diverging_sub_expression)]
+
+mod config;
+mod context;
+mod error;
+mod mailbox;
+mod message;
+mod owned;
+mod pid;
+mod process;
+mod registry;
+mod runtime;
+mod signal;
+mod state;
+mod table;
+mod timer;
+mod worker;
+
+pub use config::Config;
+pub use context::Context;
+pub use error::Error;
+pub use mailbox::Mailbox;
+pub use message::{ExitReason, Message};
+pub use pid::{MonitorRef, Pid, TimerRef};
+pub use process::{Control, Process, Step};
+pub use runtime::Runtime;
