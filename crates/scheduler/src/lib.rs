@@ -18,9 +18,6 @@
 //!
 //! The invariants (run states, lock order, who may block) are stated in `runtime`'s docs.
 
-// Temporary while the skeleton is filled in.
-#![allow(dead_code, clippy::diverging_sub_expression)]
-
 mod config;
 mod context;
 mod error;

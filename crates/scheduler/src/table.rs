@@ -1,1 +1,174 @@
-//! (in progress)
+//! The process table (pid → cell) and the cell every process has.
+//!
+//! A [`Cell`] is shared (`Arc`) by the table, the run queues, timer entries and whichever
+//! thread runs the process. It holds the run-state word, the inbox (the only part other
+//! threads write) and the body: for an actor, the process and its owned state behind a
+//! mutex that only the thread holding `RUNNING` locks (so it is never contended); for a
+//! thread's [`Mailbox`](crate::Mailbox), the parker its owner sleeps on.
+//!
+//! The table is sharded by pid (`SHARDS` mutexes over hash maps), so spawns and lookups on
+//! different pids rarely meet on a lock, and there is no global lock on the send path.
+//! Pids come from one counter and are never reused; a removed pid is simply absent.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::owned::Owned;
+use crate::pid::Pid;
+use crate::process::Process;
+use crate::signal::Signal;
+use crate::state::RunState;
+use crate::worker::Parker;
+
+/// Locks a mutex whatever happened before: no user code ever runs while one of our locks
+/// is held except the process slot, whose user code runs inside `catch_unwind`.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A hasher for ids that are already unique integers (pids, refs): one multiply.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type IdBuild = BuildHasherDefault<IdHasher>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, IdBuild>;
+
+/// What other threads push to; drained by the process.
+pub(crate) struct Inbox {
+    pub(crate) queue: VecDeque<Signal>,
+    /// Set by the exit path under this lock; after it, pushes bounce back to the sender.
+    pub(crate) closed: bool,
+}
+
+pub(crate) struct Actor {
+    pub(crate) process: Box<dyn Process>,
+    pub(crate) own: Owned,
+}
+
+pub(crate) enum Body {
+    /// `None` once the process has exited and its data was dropped.
+    Actor(Mutex<Option<Actor>>),
+    Thread(Parker),
+}
+
+pub(crate) struct Cell {
+    pub(crate) pid: Pid,
+    pub(crate) state: RunState,
+    pub(crate) inbox: Mutex<Inbox>,
+    pub(crate) body: Body,
+}
+
+impl Cell {
+    pub(crate) fn new(pid: Pid, body: Body) -> Cell {
+        Cell {
+            pid,
+            state: RunState::new_queued(),
+            inbox: Mutex::new(Inbox {
+                queue: VecDeque::new(),
+                closed: false,
+            }),
+            body,
+        }
+    }
+
+    /// Pushes a signal unless the process has exited (then the signal comes back).
+    pub(crate) fn push(&self, sig: Signal) -> Result<(), Signal> {
+        let mut inbox = lock(&self.inbox);
+        if inbox.closed {
+            return Err(sig);
+        }
+        inbox.queue.push_back(sig);
+        Ok(())
+    }
+}
+
+const SHARDS: usize = 64;
+
+type Shard = Mutex<IdMap<u64, Arc<Cell>>>;
+
+pub(crate) struct Table {
+    shards: Box<[Shard]>,
+    next: AtomicU64,
+    count: AtomicUsize,
+}
+
+impl Table {
+    pub(crate) fn new() -> Table {
+        Table {
+            shards: (0..SHARDS).map(|_| Mutex::new(IdMap::default())).collect(),
+            next: AtomicU64::new(1),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    fn shard(&self, id: u64) -> &Shard {
+        &self.shards[(id % SHARDS as u64) as usize]
+    }
+
+    /// A fresh pid, never handed out before in this runtime.
+    pub(crate) fn next_pid(&self) -> Pid {
+        Pid(self.next.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn insert(&self, cell: Arc<Cell>) {
+        let id = cell.pid.0;
+        lock(self.shard(id)).insert(id, cell);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self, pid: Pid) -> Option<Arc<Cell>> {
+        lock(self.shard(pid.0)).get(&pid.0).cloned()
+    }
+
+    pub(crate) fn contains(&self, pid: Pid) -> bool {
+        lock(self.shard(pid.0)).contains_key(&pid.0)
+    }
+
+    pub(crate) fn remove(&self, pid: Pid) -> Option<Arc<Cell>> {
+        let removed = lock(self.shard(pid.0)).remove(&pid.0);
+        if removed.is_some() {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn pids(&self) -> Vec<Pid> {
+        let mut pids: Vec<Pid> = Vec::with_capacity(self.len());
+        for shard in self.shards.iter() {
+            pids.extend(lock(shard).keys().map(|&id| Pid(id)));
+        }
+        pids.sort_unstable();
+        pids
+    }
+
+    /// Empties the table (shutdown), returning the cells so they are dropped unlocked.
+    pub(crate) fn drain(&self) -> Vec<Arc<Cell>> {
+        let mut cells = Vec::new();
+        for shard in self.shards.iter() {
+            let mut map = lock(shard);
+            self.count.fetch_sub(map.len(), Ordering::Relaxed);
+            cells.extend(map.drain().map(|(_, c)| c));
+        }
+        cells
+    }
+}

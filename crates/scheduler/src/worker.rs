@@ -1,1 +1,467 @@
-//! (in progress)
+//! Worker threads: run queues, the LIFO slot, stealing, parking, and running one process.
+//!
+//! Queues: one injector (for threads that are not workers: timers, mailboxes, the
+//! bridge's readers) and one local queue per worker, each a short mutex-protected deque
+//! (only the owner pushes to its local queue; others lock it only to steal half). Each
+//! worker also has a LIFO slot in a thread-local: a process woken by a message sent from
+//! a worker runs next on that worker, so a request/reply pair or a token ring stays on one
+//! core without waking another thread. The slot is not stealable; a run of
+//! `LIFO_LIMIT` consecutive slot tasks sends the slot's task to the local queue so
+//! nothing queued behind it starves. Every 61st task is taken from the injector first.
+//!
+//! Parking (register, re-check, park): an idle worker pushes itself on the idle list,
+//! increments `num_idle`, issues a `SeqCst` fence, re-checks every queue, and only then
+//! parks on its `Parker`. A scheduler pushes its task, fences, and reads `num_idle`: one of
+//! the two sees the other, so no task is left in a queue while every worker sleeps. At most
+//! one woken worker is "searching" at a time (`num_searching`), so a burst of pushes wakes
+//! one worker, not one per push; a searcher that finds work and was the last one wakes the
+//! next idle worker if there is one.
+//!
+//! Who may block: workers block only in `Parker::park` when no task is queued anywhere, and
+//! briefly on the queue mutexes. `resume` must not block. Locks are never nested here
+//! (a batch is moved out of one queue before another is locked).
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use crate::context::Context;
+use crate::message::ExitReason;
+use crate::process::Step;
+use crate::runtime::{Runtime, Shared};
+use crate::table::{lock, Actor, Body, Cell};
+use crate::timer::Action;
+
+/// A one-token parking spot: `unpark` before `park` makes `park` return at once.
+pub(crate) struct Parker {
+    token: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Parker {
+        Parker {
+            token: Mutex::new(false),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Waits for the token or the deadline. `true` when the token was taken.
+    pub(crate) fn park(&self, deadline: Option<Instant>) -> bool {
+        let mut token = lock(&self.token);
+        loop {
+            if *token {
+                *token = false;
+                return true;
+            }
+            token = match deadline {
+                None => self.cv.wait(token).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    self.cv
+                        .wait_timeout(token, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+
+    pub(crate) fn unpark(&self) {
+        *lock(&self.token) = true;
+        self.cv.notify_one();
+    }
+}
+
+/// Where a woken or new process goes when the scheduling thread is a worker.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The LIFO slot (a process woken by a message): runs next on this worker.
+    Lifo,
+    /// The back of the local queue (spawned or yielded).
+    Back,
+}
+
+const LIFO_LIMIT: u32 = 32;
+const INJECTOR_BATCH: usize = 32;
+
+struct Local {
+    queue: Mutex<VecDeque<Arc<Cell>>>,
+    parker: Parker,
+}
+
+/// What a worker thread knows about itself.
+struct Tls {
+    /// Address of the `Shared` this worker belongs to (identity only).
+    shared: usize,
+    index: usize,
+    lifo: Option<Arc<Cell>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Tls>> = const { RefCell::new(None) };
+}
+
+pub(crate) struct Queues {
+    injector: Mutex<VecDeque<Arc<Cell>>>,
+    locals: Box<[Local]>,
+    idle: Mutex<Vec<usize>>,
+    num_idle: AtomicUsize,
+    num_searching: AtomicUsize,
+    pub(crate) shutdown: AtomicBool,
+}
+
+impl Queues {
+    pub(crate) fn new(workers: usize) -> Queues {
+        Queues {
+            injector: Mutex::new(VecDeque::new()),
+            locals: (0..workers)
+                .map(|_| Local {
+                    queue: Mutex::new(VecDeque::new()),
+                    parker: Parker::new(),
+                })
+                .collect(),
+            idle: Mutex::new(Vec::with_capacity(workers)),
+            num_idle: AtomicUsize::new(0),
+            num_searching: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+        }
+    }
+
+    /// Pushes a runnable process. From one of this runtime's workers it goes to the LIFO
+    /// slot or the local queue; from any other thread, to the injector.
+    pub(crate) fn schedule(&self, shared: &Shared, cell: Arc<Cell>, place: Place) {
+        let me = shared as *const Shared as usize;
+        let leftover = CURRENT
+            .try_with(|cur| {
+                let Ok(mut cur) = cur.try_borrow_mut() else {
+                    return Some(cell);
+                };
+                match cur.as_mut() {
+                    Some(tls) if tls.shared == me => {
+                        let back = match place {
+                            Place::Lifo => tls.lifo.replace(cell),
+                            Place::Back => Some(cell),
+                        };
+                        if let Some(back) = back {
+                            lock(&self.locals[tls.index].queue).push_back(back);
+                            self.notify_idle();
+                        }
+                        None
+                    }
+                    _ => Some(cell),
+                }
+            })
+            .unwrap_or(None);
+        if let Some(cell) = leftover {
+            lock(&self.injector).push_back(cell);
+            self.notify_idle();
+        }
+    }
+
+    /// Wakes one parked worker if tasks may be waiting and nobody is looking for them.
+    fn notify_idle(&self) {
+        fence(Ordering::SeqCst);
+        if self.num_idle.load(Ordering::SeqCst) == 0
+            || self.num_searching.load(Ordering::SeqCst) > 0
+        {
+            return;
+        }
+        let woken = {
+            let mut idle = lock(&self.idle);
+            let w = idle.pop();
+            if w.is_some() {
+                self.num_idle.fetch_sub(1, Ordering::SeqCst);
+                self.num_searching.fetch_add(1, Ordering::SeqCst);
+            }
+            w
+        };
+        if let Some(w) = woken {
+            self.locals[w].parker.unpark();
+        }
+    }
+
+    fn end_search(&self) {
+        if self.num_searching.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.notify_idle();
+        }
+    }
+
+    fn has_work(&self) -> bool {
+        !lock(&self.injector).is_empty() || self.locals.iter().any(|l| !lock(&l.queue).is_empty())
+    }
+
+    /// Parks worker `index` (see the module docs). `true` when it was woken by a notifier
+    /// (and so counts as searching).
+    fn park(&self, index: usize) -> bool {
+        {
+            let mut idle = lock(&self.idle);
+            idle.push(index);
+            self.num_idle.fetch_add(1, Ordering::SeqCst);
+        }
+        fence(Ordering::SeqCst);
+        if self.has_work() || self.shutdown.load(Ordering::SeqCst) {
+            let mut idle = lock(&self.idle);
+            if let Some(pos) = idle.iter().position(|&i| i == index) {
+                idle.swap_remove(pos);
+                self.num_idle.fetch_sub(1, Ordering::SeqCst);
+                return false;
+            }
+            drop(idle);
+            // A notifier took us off the list and counted us as searching: take its token.
+        }
+        self.locals[index].parker.park(None);
+        true
+    }
+
+    pub(crate) fn unpark_all(&self) {
+        for l in self.locals.iter() {
+            l.parker.unpark();
+        }
+    }
+
+    fn pop_injector(&self, index: usize) -> Option<Arc<Cell>> {
+        let mut batch = {
+            let mut inj = lock(&self.injector);
+            if inj.is_empty() {
+                return None;
+            }
+            let n = (inj.len() / self.locals.len()).clamp(1, INJECTOR_BATCH);
+            inj.drain(..n).collect::<VecDeque<_>>()
+        };
+        let first = batch.pop_front();
+        if !batch.is_empty() {
+            lock(&self.locals[index].queue).extend(batch);
+        }
+        first
+    }
+
+    fn steal(&self, index: usize) -> Option<Arc<Cell>> {
+        let n = self.locals.len();
+        for i in 1..n {
+            let victim = (index + i) % n;
+            let mut stolen = {
+                let mut q = lock(&self.locals[victim].queue);
+                if q.is_empty() {
+                    continue;
+                }
+                let k = q.len().div_ceil(2);
+                q.drain(..k).collect::<VecDeque<_>>()
+            };
+            let first = stolen.pop_front();
+            if !stolen.is_empty() {
+                lock(&self.locals[index].queue).extend(stolen);
+            }
+            return first;
+        }
+        None
+    }
+
+    fn next_task(&self, index: usize, tick: u32, streak: &mut u32) -> Option<Arc<Cell>> {
+        let lifo = CURRENT.with(|c| c.borrow_mut().as_mut().and_then(|t| t.lifo.take()));
+        if let Some(cell) = lifo {
+            if *streak < LIFO_LIMIT {
+                *streak += 1;
+                return Some(cell);
+            }
+            lock(&self.locals[index].queue).push_back(cell);
+            self.notify_idle();
+        }
+        *streak = 0;
+        if tick % 61 == 0 {
+            if let Some(cell) = self.pop_injector(index) {
+                return Some(cell);
+            }
+        }
+        if let Some(cell) = lock(&self.locals[index].queue).pop_front() {
+            return Some(cell);
+        }
+        if let Some(cell) = self.pop_injector(index) {
+            return Some(cell);
+        }
+        self.steal(index)
+    }
+
+    /// Drops every queued task (shutdown, after the workers stopped).
+    pub(crate) fn clear(&self) {
+        let injected = std::mem::take(&mut *lock(&self.injector));
+        drop(injected);
+        for l in self.locals.iter() {
+            let q = std::mem::take(&mut *lock(&l.queue));
+            drop(q);
+        }
+    }
+}
+
+/// The worker thread's loop.
+pub(crate) fn worker_main(rt: Runtime, index: usize) {
+    let shared: &Shared = &rt.shared;
+    let me = shared as *const Shared as usize;
+    CURRENT.with(|c| {
+        *c.borrow_mut() = Some(Tls {
+            shared: me,
+            index,
+            lifo: None,
+        })
+    });
+    let q = &shared.queues;
+    let mut tick: u32 = 0;
+    let mut streak: u32 = 0;
+    let mut searching = false;
+    while !q.shutdown.load(Ordering::Acquire) {
+        tick = tick.wrapping_add(1);
+        match q.next_task(index, tick, &mut streak) {
+            Some(cell) => {
+                if searching {
+                    searching = false;
+                    q.end_search();
+                }
+                if let After::Requeue = run_process(&rt, &cell) {
+                    q.schedule(shared, cell, Place::Back);
+                }
+            }
+            None => {
+                if searching {
+                    q.num_searching.fetch_sub(1, Ordering::SeqCst);
+                }
+                searching = q.park(index);
+            }
+        }
+    }
+    let tls = CURRENT.with(|c| c.borrow_mut().take());
+    drop(tls);
+}
+
+/// What to do with a process after one run.
+#[must_use]
+pub(crate) enum After {
+    /// It is runnable again (yielded, or a message arrived while it ran): queue it.
+    Requeue,
+    /// It waits for a message or a timer.
+    Idle,
+    /// It exited.
+    Exited,
+}
+
+/// Runs one step of a queued process. The caller must hold the right to run it (it popped
+/// it from a queue, or its `notify` returned `true`).
+pub(crate) fn run_process(rt: &Runtime, cell: &Arc<Cell>) -> After {
+    let shared: &Shared = &rt.shared;
+    let Body::Actor(slot) = &cell.body else {
+        return After::Exited;
+    };
+    cell.state.start_run();
+    let mut guard = lock(slot);
+    let Some(Actor { process, own }) = guard.as_mut() else {
+        return After::Exited; // unreachable: an exited process is never queued
+    };
+    let timed_out = own
+        .wait_deadline
+        .take()
+        .is_some_and(|d| Instant::now() >= d);
+    if timed_out {
+        own.scan = 0;
+    }
+    own.pull(cell);
+    let step = match own.pending_exit.take() {
+        Some(reason) => Step::Exit(reason),
+        None => {
+            let mut cx = Context {
+                rt,
+                cell,
+                own: &mut *own,
+                budget: shared.config.reductions,
+                timed_out,
+            };
+            let step = match catch_unwind(AssertUnwindSafe(|| process.resume(&mut cx))) {
+                Ok(step) => step,
+                Err(payload) => Step::Exit(ExitReason::Crashed(panic_message(payload))),
+            };
+            match own.pending_exit.take() {
+                Some(reason) => Step::Exit(reason),
+                None => step,
+            }
+        }
+    };
+    match step {
+        Step::Wait { deadline } => {
+            own.wait_deadline = deadline;
+            let expired = match deadline {
+                Some(d) if d > Instant::now() => {
+                    if own.armed.map(|(armed, _)| armed) != Some(d) {
+                        disarm(shared, &mut own.armed);
+                        let id = shared.timers.insert(d, Action::Wake(Arc::clone(cell)));
+                        own.armed = Some((d, id));
+                    }
+                    false
+                }
+                Some(_) => {
+                    disarm(shared, &mut own.armed);
+                    true
+                }
+                None => {
+                    disarm(shared, &mut own.armed);
+                    false
+                }
+            };
+            drop(guard);
+            if expired {
+                cell.state.finish_yield();
+                After::Requeue
+            } else if cell.state.finish_wait() {
+                After::Requeue
+            } else {
+                After::Idle
+            }
+        }
+        Step::Yield => {
+            disarm(shared, &mut own.armed);
+            drop(guard);
+            cell.state.finish_yield();
+            After::Requeue
+        }
+        Step::Exit(reason) => {
+            let actor = guard.take();
+            drop(guard);
+            if let Some(Actor { process, mut own }) = actor {
+                shared.exit_process(cell, &mut own, reason);
+                drop(own);
+                // The process's Drop is user code: a panic there must not take the worker.
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(process)));
+            }
+            After::Exited
+        }
+    }
+}
+
+pub(crate) fn disarm(shared: &Shared, armed: &mut Option<(Instant, u64)>) {
+    if let Some((_, id)) = armed.take() {
+        shared.timers.cancel(id);
+    }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> Arc<str> {
+    let msg: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).into()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.as_str().into()
+    } else {
+        "panic with a non-string payload".into()
+    };
+    // Dropping a payload can itself panic; keep the worker alive regardless.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    msg
+}
+
+/// `true` on a worker thread of any runtime.
+pub(crate) fn on_worker() -> bool {
+    CURRENT
+        .try_with(|c| c.try_borrow().map_or(true, |c| c.is_some()))
+        .unwrap_or(false)
+}
