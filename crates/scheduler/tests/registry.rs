@@ -61,7 +61,7 @@ fn register_from_inside_a_process() {
         Control::Continue
     });
     rt.send(a, ());
-    assert_eq!(common::recv::<bool>(&mb), true);
+    assert!(common::recv::<bool>(&mb));
     assert_eq!(rt.whereis("me"), Some(a));
     rt.shutdown();
 }
