@@ -1,0 +1,725 @@
+//! The I/O thread of one connection: handshake, then the read/write/heartbeat loop.
+//!
+//! Invariants:
+//! - One thread per accepted socket (named `tern-ws-io`, small stack), never a scheduler
+//!   worker. It owns the socket's reading side, the `ws::Connection` protocol state, the
+//!   heartbeat and (for TLS) the TLS session. The socket is NON-BLOCKING; the thread waits
+//!   only in `poll(2)`, on the socket and the connection's wake fd, with the timeout set to
+//!   the next real deadline (handshake, heartbeat, close). An idle connection wakes only for
+//!   its heartbeat.
+//! - Other threads never touch the protocol state: they queue frames (see `conn.rs`) and, to
+//!   close, set `Out::close_req` and wake this thread, which runs the close through
+//!   `ws::Connection` and queues the close frame last.
+//! - Inbound flow control: after posting a message, if the actor's unprocessed input is over
+//!   the bounds, the thread sets `paused`, re-checks, and stops asking for POLLIN; the
+//!   actor's tickets wake it once under the bounds again.
+//! - Exactly once per connection whose `Connect` was posted and that the actor did not
+//!   reject, `finish` runs: the socket is released, the connection leaves every room and the
+//!   server's table, then `Closed` is posted (so `on_close` sees it out of every room).
+
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ws::{
+    CloseState, Connection, HandshakeStatus, HeartbeatAction, HeartbeatState, Response, Role,
+    ServerHandshake,
+};
+
+use crate::conn::{Conn, Decision, Phase, RequestInfo};
+use crate::event::{Data, Event, EventKind, Ticket};
+use crate::handler::panic_text;
+use crate::outbound::{Chunk, Pushed};
+use crate::server::ServerShared;
+use crate::sys::{self, EventFd, PollFd};
+use crate::transport::Transport;
+use crate::watch::WatchMsg;
+
+/// Size of the read buffer (on the thread's stack).
+const READ_BUF: usize = 8 * 1024;
+/// Bytes read per loop turn at most, so queued output gets its turn.
+const READ_TURN: usize = 256 * 1024;
+/// Smallest stack for a TLS connection thread (the TLS handshake runs deeper).
+const TLS_MIN_STACK: usize = 256 * 1024;
+
+/// Starts the I/O thread of an accepted socket. The caller has taken a `live` slot; the
+/// thread gives it back when it ends.
+pub(crate) fn start(s: Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> io::Result<()> {
+    let stack = if s.tls.is_some() {
+        s.opts.io_thread_stack.max(TLS_MIN_STACK)
+    } else {
+        s.opts.io_thread_stack
+    };
+    std::thread::Builder::new()
+        .name("tern-ws-io".into())
+        .stack_size(stack)
+        .spawn(move || {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(&s, sock, peer))) {
+                log::error!("connection thread for {peer} panicked: {}", panic_text(&*p));
+            }
+            s.thread_done();
+        })?;
+    Ok(())
+}
+
+fn ws_config(o: &crate::Options) -> ws::Config {
+    let mut c = ws::Config::default();
+    c.max_header_bytes = o.max_request_bytes;
+    c.handshake_timeout = o.handshake_timeout;
+    c.max_frame_size = o.max_frame_size;
+    c.max_message_size = o.max_message_size;
+    if let Some(i) = o.heartbeat_interval {
+        c.ping_interval = i;
+    }
+    c.pong_timeout = o.heartbeat_timeout;
+    c.close_timeout = o.close_timeout;
+    c
+}
+
+enum Wait {
+    Ready,
+    TimedOut,
+    Stopping,
+}
+
+/// Waits for the socket (`events`), the wake fd (if any) or the server's stop, until
+/// `deadline`. Returns the socket's revents too.
+fn wait(
+    s: &ServerShared,
+    sock: &TcpStream,
+    events: i16,
+    wake: Option<&EventFd>,
+    deadline: Option<Instant>,
+) -> io::Result<(Wait, i16)> {
+    let mut fds = [
+        PollFd::new(sock.as_raw_fd(), events),
+        PollFd::new(s.stop_wake_fd(), sys::POLLIN),
+        PollFd::new(wake.map_or(-1, EventFd::raw), sys::POLLIN),
+    ];
+    let n = sys::poll(&mut fds, deadline)?;
+    if let Some(w) = wake {
+        if fds[2].revents() != 0 {
+            w.drain();
+        }
+    }
+    if s.stopping.load(Ordering::SeqCst) && wake.is_none() {
+        return Ok((Wait::Stopping, 0));
+    }
+    Ok((
+        if n == 0 { Wait::TimedOut } else { Wait::Ready },
+        fds[0].revents(),
+    ))
+}
+
+fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
+    let deadline = Instant::now() + s.opts.handshake_timeout;
+    if let Err(e) = sock.set_nonblocking(true) {
+        log::debug!("{peer}: set_nonblocking: {e}");
+        return;
+    }
+    let _ = sock.set_nodelay(true);
+    let mut tr = match &s.tls {
+        None => Transport::Plain,
+        Some(cfg) => match rustls::ServerConnection::new(cfg.clone()) {
+            Ok(c) => Transport::Tls(Box::new(c)),
+            Err(e) => {
+                log::warn!("{peer}: TLS session: {e}");
+                return;
+            }
+        },
+    };
+    let cfg = ws_config(&s.opts);
+    let Some(mut req) = read_request(s, &sock, &mut tr, &cfg, peer, deadline) else {
+        return;
+    };
+
+    let mut path = req.path().to_string();
+    if let Some(q) = req.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let info = RequestInfo {
+        path,
+        headers: req
+            .headers()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        protocols: req.protocols().to_vec(),
+    };
+    let wake = match EventFd::new() {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!("{peer}: eventfd: {e}");
+            let _ = write_response(
+                s,
+                &sock,
+                &mut tr,
+                &Response::reject(503, "Service Unavailable"),
+                deadline,
+            );
+            return;
+        }
+    };
+    let conn = Conn::new(
+        ServerShared::next_conn_id(),
+        peer,
+        s.tls.is_some(),
+        info,
+        s.clone(),
+        wake,
+    );
+    s.register(&conn);
+    let pid = s.spawn_actor(conn.clone());
+    conn.set_pid(pid);
+    s.rt.send(s.watcher, WatchMsg::Watch(pid, conn.clone()));
+    s.rt.send(pid, Event::new(conn.clone(), EventKind::Connect, None));
+
+    // Wait for the actor's decision, under the same handshake deadline.
+    let decision = loop {
+        if let Some(d) = conn.take_decision() {
+            break Some(d);
+        }
+        match wait(s, &sock, 0, Some(&conn.inner.wake), Some(deadline)) {
+            Ok((Wait::TimedOut, _)) | Err(_) => break None,
+            Ok((_, rev)) if rev & sys::POLLERR_HUP != 0 => break None,
+            Ok(_) if s.stopping.load(Ordering::SeqCst) => break None,
+            Ok(_) => {}
+        }
+    };
+    let accepted = match decision {
+        Some(Decision::Accept { protocol }) => {
+            let mut resp = Response::accept(&req);
+            if let Some(p) = &protocol {
+                resp = resp.protocol(p);
+            }
+            let mut out = conn.inner.lock_out();
+            if out.phase == Phase::Handshake {
+                let bytes = Chunk::Owned(resp.to_bytes());
+                let mut w: &TcpStream = &sock;
+                let pushed = if matches!(tr, Transport::Plain) {
+                    out.q.push(bytes, Some(&mut w))
+                } else {
+                    out.q.push(bytes, None::<&mut &TcpStream>)
+                };
+                debug_assert!(!matches!(pushed, Pushed::Overflow { .. } | Pushed::Closed));
+                out.phase = Phase::Open;
+                true
+            } else {
+                false
+            }
+        }
+        Some(Decision::Reject { status }) => {
+            conn.inner.lock_out().phase = Phase::Done;
+            let reason = status_reason(status);
+            let _ = write_response(
+                s,
+                &sock,
+                &mut tr,
+                &Response::reject(status, reason),
+                deadline + Duration::from_secs(1),
+            );
+            end_unaccepted(s, &conn, pid, false);
+            return;
+        }
+        None => false,
+    };
+    if !accepted {
+        // Timed out, stopped, or the client left: the actor gets `Closed` so it can end.
+        conn.inner.lock_out().phase = Phase::Done;
+        let _ = write_response(
+            s,
+            &sock,
+            &mut tr,
+            &Response::reject(503, "Service Unavailable"),
+            Instant::now() + Duration::from_millis(100),
+        );
+        end_unaccepted(s, &conn, pid, true);
+        return;
+    }
+    let sock = Arc::new(sock);
+    if matches!(tr, Transport::Plain) {
+        conn.inner.lock_out().sock = Some(sock.clone());
+    }
+    let rest = req.take_rest();
+    let mut lp = Loop {
+        s,
+        conn: &conn,
+        sock: &sock,
+        tr,
+        ws: Connection::new(Role::Server, &cfg),
+        hb: s
+            .opts
+            .heartbeat_interval
+            .map(|_| HeartbeatState::new(&cfg, Instant::now())),
+        ended: None,
+        peer_close: None,
+        read_eof: false,
+        paused: false,
+        linger_until: None,
+    };
+    let (code, reason) = lp.run(&rest);
+    finish(s, &conn, pid, &sock, &mut lp.tr, code, reason);
+}
+
+/// Reads and parses the upgrade request (and runs the TLS handshake) until `deadline`.
+fn read_request(
+    s: &ServerShared,
+    sock: &TcpStream,
+    tr: &mut Transport,
+    cfg: &ws::Config,
+    peer: SocketAddr,
+    deadline: Instant,
+) -> Option<ws::Request> {
+    let mut hs = ServerHandshake::new(cfg, Some(peer));
+    let mut buf = [0u8; READ_BUF];
+    loop {
+        match tr.read(sock, &mut buf) {
+            Ok(0) => return None,
+            Ok(n) => match hs.feed(&buf[..n]) {
+                Ok(HandshakeStatus::Done(req)) => return Some(req),
+                Ok(_) => continue,
+                Err(e) => {
+                    log::debug!("{peer}: bad upgrade request: {e}");
+                    if let Some(resp) = Response::from_error(&e) {
+                        let _ = write_response(s, sock, tr, &resp, deadline);
+                    }
+                    return None;
+                }
+            },
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::debug!("{peer}: during handshake: {e}");
+                return None;
+            }
+        }
+        if tr.write_pending(sock).is_err() {
+            return None;
+        }
+        let events = sys::POLLIN | if tr.wants_write() { sys::POLLOUT } else { 0 };
+        match wait(s, sock, events, None, Some(deadline)) {
+            Ok((Wait::Ready, _)) => {}
+            Ok((Wait::TimedOut, _)) => {
+                log::debug!("{peer}: handshake timed out");
+                if !tr.is_handshaking() {
+                    let resp = Response::from_error(&ws::Error::HandshakeTimeout);
+                    if let Some(r) = resp {
+                        let _ = write_response(
+                            s,
+                            sock,
+                            tr,
+                            &r,
+                            Instant::now() + Duration::from_millis(100),
+                        );
+                    }
+                }
+                return None;
+            }
+            Ok((Wait::Stopping, _)) | Err(_) => return None,
+        }
+    }
+}
+
+/// Writes an HTTP response (through TLS if any) until done or `deadline`, then shuts the
+/// socket down for writing.
+fn write_response(
+    s: &ServerShared,
+    sock: &TcpStream,
+    tr: &mut Transport,
+    resp: &Response,
+    deadline: Instant,
+) -> io::Result<()> {
+    let mut q = crate::outbound::Outbound::new(usize::MAX);
+    let _ = q.push(Chunk::Owned(resp.to_bytes()), None::<&mut &TcpStream>);
+    loop {
+        if tr.flush(sock, &mut q)? {
+            tr.send_close_notify(sock);
+            let _ = sock.shutdown(Shutdown::Write);
+            return Ok(());
+        }
+        match wait(s, sock, sys::POLLOUT, None, Some(deadline))? {
+            (Wait::Ready, _) => {}
+            _ => return Err(io::ErrorKind::TimedOut.into()),
+        }
+    }
+}
+
+fn status_reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Rejected",
+    }
+}
+
+/// A connection that never opened: forget it; tell the actor only if it did not decide.
+fn end_unaccepted(s: &ServerShared, conn: &Conn, pid: scheduler::Pid, post_closed: bool) {
+    s.rooms.leave_all(conn);
+    s.unregister(conn.id());
+    s.rt.send(s.watcher, WatchMsg::Unwatch(pid));
+    if post_closed {
+        s.rt.send(
+            pid,
+            Event::new(
+                conn.clone(),
+                EventKind::Closed {
+                    code: 1006,
+                    reason: "handshake not completed".into(),
+                },
+                None,
+            ),
+        );
+    }
+}
+
+/// Releases an accepted connection and posts its one `Closed`.
+fn finish(
+    s: &ServerShared,
+    conn: &Conn,
+    pid: scheduler::Pid,
+    sock: &TcpStream,
+    tr: &mut Transport,
+    code: u16,
+    reason: String,
+) {
+    {
+        let mut out = conn.inner.lock_out();
+        out.phase = Phase::Done;
+        out.q.clear();
+        out.sock = None;
+    }
+    tr.send_close_notify(sock);
+    let _ = sock.shutdown(Shutdown::Both);
+    s.rooms.leave_all(conn);
+    s.unregister(conn.id());
+    s.rt.send(s.watcher, WatchMsg::Unwatch(pid));
+    log::debug!(
+        "connection {} from {} closed: {code} {reason:?}",
+        conn.id(),
+        conn.peer_addr()
+    );
+    s.rt.send(
+        pid,
+        Event::new(conn.clone(), EventKind::Closed { code, reason }, None),
+    );
+}
+
+/// The open-connection loop's state.
+struct Loop<'a> {
+    s: &'a ServerShared,
+    conn: &'a Conn,
+    sock: &'a TcpStream,
+    tr: Transport,
+    ws: Connection,
+    hb: Option<HeartbeatState>,
+    /// Set when the connection must end now, with the code to report.
+    ended: Option<(u16, String)>,
+    /// The peer's close (code, reason), once received.
+    peer_close: Option<(u16, String)>,
+    read_eof: bool,
+    paused: bool,
+    /// Once the protocol state is closed: when to stop waiting for the last bytes to drain.
+    linger_until: Option<Instant>,
+}
+
+impl Loop<'_> {
+    /// Runs until the connection is over; returns the code and reason for `on_close`.
+    fn run(&mut self, rest: &[u8]) -> (u16, String) {
+        if !rest.is_empty() {
+            self.feed(rest);
+        }
+        let mut buf = [0u8; READ_BUF];
+        loop {
+            self.take_close_request();
+            if self.ended.is_none() && !self.paused && !self.read_eof {
+                self.read(&mut buf);
+            }
+            let flushed = self.flush();
+            self.timers();
+            if let Some(r) = self.done(flushed) {
+                return r;
+            }
+            let mut events = 0;
+            if !self.paused && !self.read_eof {
+                events |= sys::POLLIN;
+            }
+            if !flushed {
+                events |= sys::POLLOUT;
+            }
+            let deadline = self.deadline();
+            match wait(
+                self.s,
+                self.sock,
+                events,
+                Some(&self.conn.inner.wake),
+                deadline,
+            ) {
+                Ok(_) => {}
+                Err(e) => {
+                    log::warn!("connection {}: poll: {e}", self.conn.id());
+                    return (1006, "poll failed".into());
+                }
+            }
+            if self.paused && !self.conn.inner.inbound_over() {
+                self.paused = false;
+                self.conn.inner.paused.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Another thread asked to close (`Conn::close`, overflow, crash, stop): run it through
+    /// the protocol state and queue the frame last.
+    fn take_close_request(&mut self) {
+        let mut out = self.conn.inner.lock_out();
+        let Some((code, reason, drop_pending)) = out.close_req.take() else {
+            return;
+        };
+        if self.ws.close_state() != CloseState::Open {
+            return;
+        }
+        match self.ws.close(Some(code), &reason, Instant::now()) {
+            Ok(frame) => {
+                out.q.close(Chunk::Owned(frame), drop_pending);
+                out.sent_close = Some((code, reason));
+            }
+            Err(e) => log::debug!("connection {}: close({code}): {e}", self.conn.id()),
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) {
+        let mut total = 0;
+        while total < READ_TURN && !self.paused && self.ended.is_none() {
+            match self.tr.read(self.sock, buf) {
+                Ok(0) => {
+                    self.read_eof = true;
+                    return;
+                }
+                Ok(n) => {
+                    total += n;
+                    if let Some(hb) = &mut self.hb {
+                        hb.on_activity(Instant::now());
+                    }
+                    self.feed(&buf[..n]);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    log::debug!("connection {}: read: {e}", self.conn.id());
+                    self.ended = Some((1006, String::new()));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            match self.ws.feed(data) {
+                Ok(p) => {
+                    data = &data[p.consumed..];
+                    if let Some(ev) = p.event {
+                        self.event(ev);
+                    }
+                }
+                Err(e) => {
+                    let code = e.close_code().unwrap_or(1002);
+                    log::debug!(
+                        "connection {}: protocol error: {e}; closing with {code}",
+                        self.conn.id()
+                    );
+                    self.push_ws_output();
+                    self.peer_close.get_or_insert((code, e.to_string()));
+                    self.conn
+                        .inner
+                        .lock_out()
+                        .sent_close
+                        .get_or_insert((code, e.to_string()));
+                    return;
+                }
+            }
+        }
+        self.push_ws_output();
+    }
+
+    fn event(&mut self, ev: ws::Event) {
+        let data = match ev {
+            ws::Event::Text(t) => Data::Text(t),
+            ws::Event::Binary(b) => Data::Binary(b),
+            ws::Event::Pong(p) => {
+                if let Some(hb) = &mut self.hb {
+                    hb.on_pong(&p, Instant::now());
+                }
+                return;
+            }
+            ws::Event::Close { code, reason } => {
+                self.peer_close = Some((code, reason));
+                return;
+            }
+            _ => return, // Ping: the pong is already in the output.
+        };
+        let Some(pid) = self.conn.pid() else { return };
+        let inner = &self.conn.inner;
+        let ticket = Ticket::new(inner.clone(), data.len());
+        self.s.rt.send(
+            pid,
+            Event::new(self.conn.clone(), EventKind::Message(data), Some(ticket)),
+        );
+        if inner.inbound_over() {
+            // Register, re-check: a ticket dropped in between sees `paused` and wakes us.
+            inner.paused.store(true, Ordering::SeqCst);
+            if inner.inbound_over() {
+                self.paused = true;
+            } else {
+                inner.paused.store(false, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Queues what the protocol state wants sent (pongs, the close echo, a failing close).
+    fn push_ws_output(&mut self) {
+        let Some(bytes) = self.ws.take_output() else {
+            return;
+        };
+        let mut out = self.conn.inner.lock_out();
+        if self.ws.is_closed() {
+            out.q.close(Chunk::Owned(bytes), false);
+            if out.phase == Phase::Open {
+                out.phase = Phase::Closing;
+            }
+            return;
+        }
+        let mut w: &TcpStream = self.sock;
+        let direct = matches!(self.tr, Transport::Plain) && out.q.is_empty();
+        let pushed = if direct {
+            out.q.push(Chunk::Owned(bytes), Some(&mut w))
+        } else {
+            out.q.push(Chunk::Owned(bytes), None::<&mut &TcpStream>)
+        };
+        if let Pushed::Overflow { queued } = pushed {
+            // A peer that pings without reading our pongs: the outbound rule applies.
+            log::info!(
+                "connection {}: outbound buffer full ({queued} bytes) with control frames; closing",
+                self.conn.id()
+            );
+            drop(out);
+            self.conn
+                .abort(crate::CLOSE_OUTBOUND_FULL, "outbound buffer full");
+            self.take_close_request();
+        }
+    }
+
+    /// Writes queued output; true when nothing is left.
+    fn flush(&mut self) -> bool {
+        let mut out = self.conn.inner.lock_out();
+        match self.tr.flush(self.sock, &mut out.q) {
+            Ok(done) => done,
+            Err(e) => {
+                log::debug!("connection {}: write: {e}", self.conn.id());
+                out.q.clear();
+                drop(out);
+                self.ended.get_or_insert((1006, String::new()));
+                true
+            }
+        }
+    }
+
+    fn timers(&mut self) {
+        let now = Instant::now();
+        if self.ws.is_closed() {
+            let until = *self
+                .linger_until
+                .get_or_insert(now + self.s.opts.close_timeout);
+            if now >= until {
+                log::debug!(
+                    "connection {}: peer does not read our last frames; dropping it",
+                    self.conn.id()
+                );
+                let sent = self.conn.inner.lock_out().sent_close.clone();
+                self.ended.get_or_insert(
+                    sent.or_else(|| self.peer_close.clone())
+                        .unwrap_or((1006, String::new())),
+                );
+            }
+            return;
+        }
+        if self.ws.check_close_timeout(now).is_err() {
+            log::debug!(
+                "connection {}: no close from the peer in time",
+                self.conn.id()
+            );
+            let sent = self.conn.inner.lock_out().sent_close.clone();
+            self.ended
+                .get_or_insert(sent.unwrap_or((1006, String::new())));
+            return;
+        }
+        if self.ws.close_state() != CloseState::Open {
+            return;
+        }
+        let Some(hb) = &mut self.hb else { return };
+        if now < hb.next_deadline() {
+            return;
+        }
+        match hb.on_deadline(now) {
+            HeartbeatAction::SendPing(p) => {
+                if let Ok(frame) = self.ws.encode_ping(&p) {
+                    let mut out = self.conn.inner.lock_out();
+                    let _ = out.q.push(Chunk::Owned(frame), None::<&mut &TcpStream>);
+                }
+            }
+            HeartbeatAction::TimedOut => {
+                log::info!(
+                    "connection {} from {}: no pong in time; dropping it",
+                    self.conn.id(),
+                    self.conn.peer_addr()
+                );
+                self.ended.get_or_insert((1006, "heartbeat timeout".into()));
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the connection is over; if so, the code and reason to report.
+    fn done(&mut self, flushed: bool) -> Option<(u16, String)> {
+        if self.conn.inner.force_end.load(Ordering::SeqCst) && self.ended.is_none() {
+            let sent = self.conn.inner.lock_out().sent_close.clone();
+            self.ended = Some(sent.unwrap_or((1006, "server stopped".into())));
+        }
+        if let Some(e) = self.ended.take() {
+            return Some(e);
+        }
+        if self.ws.is_closed() && (flushed || self.read_eof) {
+            // Both closes exchanged (or the connection failed): report the peer's code if it
+            // spoke first, else the one we sent.
+            let sent = self.conn.inner.lock_out().sent_close.clone();
+            return Some(
+                sent.or_else(|| self.peer_close.clone())
+                    .unwrap_or((1006, String::new())),
+            );
+        }
+        if self.read_eof {
+            // TCP ended without a close handshake (or before the peer answered ours).
+            return Some((1006, String::new()));
+        }
+        None
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if let CloseState::CloseSent { deadline } = self.ws.close_state() {
+            return Some(deadline);
+        }
+        if self.ws.close_state() == CloseState::Open {
+            return self.hb.as_ref().map(HeartbeatState::next_deadline);
+        }
+        // Closed, flushing the last frames: bounded by the close timeout too.
+        self.linger_until
+    }
+}

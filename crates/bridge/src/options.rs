@@ -1,0 +1,154 @@
+//! [`Options`]: every limit and timeout of a server, in one place, with its default.
+//!
+//! Validated once, by [`Options::validate`], when a server starts; nothing downstream
+//! re-checks them.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// Limits and timeouts of one server. Every field has a documented default
+/// ([`Options::default`]); set only what you need:
+///
+/// ```
+/// let opts = bridge::Options { max_connections: 100, ..Default::default() };
+/// assert!(opts.validate().is_ok());
+/// ```
+///
+/// Not `#[non_exhaustive]` on purpose: `Options { field: x, ..Default::default() }` is the
+/// way to set fields, and new fields always come with a default.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Address to bind. Default `0.0.0.0` (every IPv4 interface), as most servers expect;
+    /// use `127.0.0.1` for a local-only server.
+    pub bind_addr: IpAddr,
+    /// Open connections (including those still in their handshake) above which a new
+    /// client is answered `503 Service Unavailable` before the upgrade. Default 10,000: each
+    /// connection holds one I/O thread (64 KiB of reserved stack, a few KiB touched) and two
+    /// descriptors; raise `ulimit -n` above `2 × max_connections`.
+    pub max_connections: usize,
+    /// Time a client has, from the accept, to send a complete upgrade request (and finish
+    /// the TLS handshake), and for the connection actor to accept or reject it. Default 10 s.
+    /// A client that trips it is disconnected (slow-loris defence).
+    pub handshake_timeout: Duration,
+    /// Largest request head (request line plus headers) accepted. Default 16 KiB; over it: 431.
+    pub max_request_bytes: usize,
+    /// Largest single frame payload accepted. Default 16 MiB; over it: close 1009.
+    pub max_frame_size: usize,
+    /// Largest reassembled message accepted. Default 16 MiB; over it: close 1009.
+    pub max_message_size: usize,
+    /// Encoded bytes that may wait in one connection's outbound queue. Default 4 MiB. A
+    /// connection whose peer does not read fast enough to stay under it is closed with
+    /// **1008** (policy violation: "outbound buffer full") and its pending output dropped;
+    /// nobody else waits for it.
+    pub outbound_buffer: usize,
+    /// Inbound flow control: the I/O thread stops reading the socket while the connection
+    /// actor has more than this many bytes of delivered but unprocessed messages. Default
+    /// 1 MiB. TCP then slows the client down.
+    pub inbound_queue_bytes: usize,
+    /// Same, counted in messages. Default 1,000.
+    pub inbound_queue_messages: usize,
+    /// Idle time after which the server pings the peer. Default 30 s. `None` turns the
+    /// heartbeat off (a silent dead peer is then only noticed by TCP).
+    pub heartbeat_interval: Option<Duration>,
+    /// Time the peer has to answer a ping (any inbound byte counts) before the connection is
+    /// closed with 1011 and reported to `on_close` as 1006. Default 10 s.
+    pub heartbeat_timeout: Duration,
+    /// Time the peer has to answer our close frame before the socket is dropped. Default 5 s.
+    pub close_timeout: Duration,
+    /// Longest `Server::stop` waits for the connections to finish their close handshakes
+    /// before dropping them. Default 5 s.
+    pub stop_timeout: Duration,
+    /// Reserved stack of each connection's I/O thread. Default 64 KiB (only touched pages
+    /// cost memory). TLS connections use at least 256 KiB: the TLS handshake is deeper.
+    pub io_thread_stack: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            bind_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            max_request_bytes: 16 * 1024,
+            max_frame_size: 16 << 20,
+            max_message_size: 16 << 20,
+            outbound_buffer: 4 << 20,
+            inbound_queue_bytes: 1 << 20,
+            inbound_queue_messages: 1_000,
+            heartbeat_interval: Some(Duration::from_secs(30)),
+            heartbeat_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            stop_timeout: Duration::from_secs(5),
+            io_thread_stack: 64 * 1024,
+        }
+    }
+}
+
+impl Options {
+    /// Checks every field once; the server refuses to start on an error, which names the
+    /// field.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |field: &'static str, why: &'static str| Err(Error::InvalidOption { field, why });
+        if self.max_connections == 0 {
+            return bad("max_connections", "must be at least 1");
+        }
+        if self.handshake_timeout.is_zero() {
+            return bad("handshake_timeout", "must be positive");
+        }
+        if self.max_request_bytes < 256 {
+            return bad("max_request_bytes", "must be at least 256");
+        }
+        if self.max_frame_size == 0 || self.max_message_size == 0 {
+            return bad(
+                "max_frame_size",
+                "frame and message limits must be positive",
+            );
+        }
+        if self.outbound_buffer < 1024 {
+            return bad("outbound_buffer", "must be at least 1 KiB");
+        }
+        if self.inbound_queue_bytes == 0 || self.inbound_queue_messages == 0 {
+            return bad("inbound_queue_bytes", "inbound bounds must be positive");
+        }
+        if matches!(self.heartbeat_interval, Some(d) if d.is_zero())
+            || self.heartbeat_timeout.is_zero()
+        {
+            return bad(
+                "heartbeat_interval",
+                "heartbeat times must be positive (None disables)",
+            );
+        }
+        if self.io_thread_stack < 32 * 1024 {
+            return bad("io_thread_stack", "must be at least 32 KiB");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_zero_limits_are_not() {
+        assert!(Options::default().validate().is_ok());
+        let o = Options {
+            max_connections: 0,
+            ..Default::default()
+        };
+        assert!(matches!(
+            o.validate(),
+            Err(Error::InvalidOption {
+                field: "max_connections",
+                ..
+            })
+        ));
+        let o = Options {
+            heartbeat_interval: Some(Duration::ZERO),
+            ..Default::default()
+        };
+        assert!(o.validate().is_err());
+    }
+}

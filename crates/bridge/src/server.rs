@@ -1,0 +1,466 @@
+//! [`Server`]: the listening socket, its accept thread, the table of live connections, and
+//! the orderly stop.
+//!
+//! Invariants:
+//! - The accept thread owns the listener. It never reads a request: each accepted socket is
+//!   handed to its own I/O thread (see `io.rs`), which runs the handshake under the deadline.
+//!   Over `max_connections` the accept thread answers `503` itself (plain TCP; a TLS socket is
+//!   just closed) and drains the client's request a short while so that the answer is not
+//!   lost to a reset; at most [`MAX_REJECTING`] such sockets are kept, the rest are dropped.
+//! - `live` counts the accepted sockets whose I/O thread has not finished (handshaking or
+//!   open); it is what `max_connections` bounds. `conns` holds the connections that have a
+//!   `Conn` (their request was parsed), so that `stop` can close them.
+//! - Nothing here blocks a scheduler worker; the accept thread waits only in `poll(2)` on the
+//!   listener and its wake fd.
+//! - Stop, in order: (1) set `stopping` and wake the accept thread, which drops the listener
+//!   and exits; (2) close every connection with 1001 (sockets still in their handshake are
+//!   dropped by their I/O thread when it sees `stopping`); (3) wait until `live` is 0 or
+//!   `stop_timeout` passes; (4) abort what is left (their I/O threads drop the sockets at
+//!   once) and wait a short moment more; (5) stop the watcher actor.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use scheduler::{ExitReason, Pid, Runtime};
+
+use crate::conn::{Conn, ConnId};
+use crate::error::Error;
+use crate::handler::{Handler, HandlerProcess};
+use crate::options::Options;
+use crate::rooms::Rooms;
+use crate::sys::{self, EventFd, PollFd};
+use crate::watch;
+
+/// Over-limit sockets the accept thread keeps draining after its 503, at most.
+pub(crate) const MAX_REJECTING: usize = 256;
+/// How long a rejected socket is drained before it is dropped.
+const REJECT_LINGER: Duration = Duration::from_millis(500);
+
+type Spawner = dyn Fn(Conn) -> Pid + Send + Sync;
+
+pub(crate) struct ServerShared {
+    pub(crate) opts: Options,
+    pub(crate) rooms: Rooms,
+    pub(crate) rt: Runtime,
+    spawner: Box<Spawner>,
+    pub(crate) tls: Option<Arc<rustls::ServerConfig>>,
+    local_addr: SocketAddr,
+    live: Mutex<usize>,
+    live_cv: Condvar,
+    live_fast: AtomicUsize,
+    conns: Mutex<HashMap<ConnId, Conn>>,
+    pub(crate) stopping: AtomicBool,
+    stop_wake: EventFd,
+    pub(crate) watcher: Pid,
+}
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+static SERVERS: Mutex<Vec<Weak<ServerShared>>> = Mutex::new(Vec::new());
+
+impl ServerShared {
+    pub(crate) fn next_conn_id() -> ConnId {
+        NEXT_CONN.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Spawns the connection actor through the host's callback.
+    pub(crate) fn spawn_actor(&self, conn: Conn) -> Pid {
+        (self.spawner)(conn)
+    }
+
+    pub(crate) fn stop_wake_fd(&self) -> std::os::fd::RawFd {
+        self.stop_wake.raw()
+    }
+
+    pub(crate) fn register(&self, conn: &Conn) {
+        lock(&self.conns).insert(conn.id(), conn.clone());
+    }
+
+    pub(crate) fn unregister(&self, id: ConnId) {
+        lock(&self.conns).remove(&id);
+    }
+
+    /// Called once by every I/O thread as it ends.
+    pub(crate) fn thread_done(&self) {
+        let mut live = lock(&self.live);
+        *live -= 1;
+        self.live_fast.store(*live, Ordering::Relaxed);
+        if *live == 0 {
+            self.live_cv.notify_all();
+        }
+    }
+
+    fn try_take_slot(&self) -> bool {
+        let mut live = lock(&self.live);
+        if *live >= self.opts.max_connections {
+            return false;
+        }
+        *live += 1;
+        self.live_fast.store(*live, Ordering::Relaxed);
+        true
+    }
+}
+
+/// A running server. Dropping the handle does not stop it; call [`Server::stop`].
+pub struct Server {
+    shared: Arc<ServerShared>,
+    accept: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.shared.local_addr)
+            .field("connections", &self.connection_count())
+            .finish()
+    }
+}
+
+/// A summary of one live server (for the REPL's `:servers`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerInfo {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    pub connections: usize,
+    pub rooms: Vec<(String, usize)>,
+}
+
+/// Every server of this process that has not been stopped.
+pub fn servers() -> Vec<ServerInfo> {
+    let mut list = lock(&SERVERS);
+    list.retain(|w| {
+        w.upgrade()
+            .is_some_and(|s| !s.stopping.load(Ordering::Relaxed))
+    });
+    list.iter()
+        .filter_map(Weak::upgrade)
+        .map(|s| ServerInfo {
+            addr: s.local_addr,
+            tls: s.tls.is_some(),
+            connections: s.live_fast.load(Ordering::Relaxed),
+            rooms: s.rooms.list(),
+        })
+        .collect()
+}
+
+/// Serves WebSocket on `port` (0: any free port) with one actor per connection running
+/// `handler` (each connection gets its own clone). Returns once the socket is bound.
+pub fn serve<H: Handler + Clone>(
+    rt: &Runtime,
+    handler: H,
+    port: u16,
+    opts: Options,
+) -> Result<Server, Error> {
+    serve_with(rt, handler_spawner(rt, handler), port, None, opts)
+}
+
+/// Like [`serve`], over TLS (wss) with a PEM certificate chain and private key.
+pub fn serve_tls<H: Handler + Clone>(
+    rt: &Runtime,
+    handler: H,
+    port: u16,
+    cert_path: &Path,
+    key_path: &Path,
+    opts: Options,
+) -> Result<Server, Error> {
+    let tls = crate::tls::load_server_config(cert_path, key_path)?;
+    serve_with(rt, handler_spawner(rt, handler), port, Some(tls), opts)
+}
+
+/// The spawner of the native mode: a clone of the handler per connection, in a
+/// `HandlerProcess`. (The template sits in a mutex so that `H` need not be `Sync`.)
+fn handler_spawner<H: Handler + Clone>(
+    rt: &Runtime,
+    handler: H,
+) -> impl Fn(Conn) -> Pid + Send + Sync + 'static {
+    let rt = rt.clone();
+    let template = Mutex::new(handler);
+    move |conn| {
+        let h = lock(&template).clone();
+        rt.spawn(HandlerProcess::new(h, conn))
+    }
+}
+
+/// The low-level entry point: for each connection whose request arrived, `spawn` is called
+/// (on that connection's I/O thread) to create the connection actor, and the actor receives
+/// the connection's [`Event`](crate::Event)s (first `Connect`, which it must answer with
+/// [`Conn::accept`] or [`Conn::reject`]). A VM runs its own process per connection this way.
+///
+/// If the actor exits while its connection is open, the connection is closed: 1011 after a
+/// crash, 1000 after a normal exit.
+pub fn serve_with(
+    rt: &Runtime,
+    spawn: impl Fn(Conn) -> Pid + Send + Sync + 'static,
+    port: u16,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    opts: Options,
+) -> Result<Server, Error> {
+    opts.validate()?;
+    let addr = SocketAddr::new(opts.bind_addr, port);
+    let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| Error::Bind { addr, source })?;
+    let local_addr = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { addr, source })?;
+    let stop_wake = EventFd::new().map_err(|source| Error::Resource {
+        what: "eventfd",
+        source,
+    })?;
+    let watcher = watch::spawn_watcher(rt);
+    let shared = Arc::new(ServerShared {
+        opts,
+        rooms: Rooms::new(),
+        rt: rt.clone(),
+        spawner: Box::new(spawn),
+        tls,
+        local_addr,
+        live: Mutex::new(0),
+        live_cv: Condvar::new(),
+        live_fast: AtomicUsize::new(0),
+        conns: Mutex::new(HashMap::new()),
+        stopping: AtomicBool::new(false),
+        stop_wake,
+        watcher,
+    });
+    let s2 = shared.clone();
+    let handle = std::thread::Builder::new()
+        .name(format!("tern-ws-accept-{}", local_addr.port()))
+        .stack_size(256 * 1024)
+        .spawn(move || accept_loop(s2, listener))
+        .map_err(|source| {
+            rt.exit(watcher, ExitReason::Killed);
+            Error::Resource {
+                what: "accept thread",
+                source,
+            }
+        })?;
+    lock(&SERVERS).push(Arc::downgrade(&shared));
+    log::info!(
+        "serving WebSocket{} on {local_addr}",
+        if shared.tls.is_some() { " (TLS)" } else { "" }
+    );
+    Ok(Server {
+        shared,
+        accept: Mutex::new(Some(handle)),
+    })
+}
+
+impl Server {
+    /// The bound address (with the real port when 0 was asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.shared.local_addr.port()
+    }
+    /// Sockets accepted and not yet finished (handshaking or open).
+    pub fn connection_count(&self) -> usize {
+        self.shared.live_fast.load(Ordering::Relaxed)
+    }
+    /// The open (or closing) connections.
+    pub fn connections(&self) -> Vec<Conn> {
+        lock(&self.shared.conns).values().cloned().collect()
+    }
+    /// This server's rooms.
+    pub fn rooms(&self) -> &Rooms {
+        &self.shared.rooms
+    }
+
+    /// Stops accepting, closes every connection with 1001, waits up to
+    /// [`Options::stop_timeout`] for the close handshakes, then drops what is left. Returns
+    /// once every connection thread has ended (or, for a thread that does not end within a
+    /// further second, gives up waiting and logs it). Idempotent.
+    pub fn stop(&self) {
+        let s = &*self.shared;
+        if s.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // (1) the accept thread.
+        s.stop_wake.signal();
+        if let Some(h) = lock(&self.accept).take() {
+            let _ = h.join();
+        }
+        // (2) 1001 to everyone.
+        for c in self.connections() {
+            let _ = c.close(1001, "server shutting down");
+            c.inner.wake.signal();
+        }
+        // (3) bounded wait.
+        let deadline = Instant::now() + s.opts.stop_timeout;
+        if !wait_live_zero(s, deadline) {
+            // (4) drop the stragglers.
+            for c in self.connections() {
+                c.inner.force_end();
+            }
+            if !wait_live_zero(s, Instant::now() + Duration::from_secs(1)) {
+                log::warn!(
+                    "server {}: {} connection threads did not end in time",
+                    s.local_addr,
+                    *lock(&s.live)
+                );
+            }
+        }
+        // (5)
+        s.rt.exit(s.watcher, ExitReason::Killed);
+        lock(&SERVERS).retain(|w| w.upgrade().is_some_and(|o| !Arc::ptr_eq(&o, &self.shared)));
+        log::info!("server {} stopped", s.local_addr);
+    }
+}
+
+fn wait_live_zero(s: &ServerShared, deadline: Instant) -> bool {
+    let mut live = lock(&s.live);
+    while *live > 0 {
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        live = s
+            .live_cv
+            .wait_timeout(live, deadline - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+    }
+    true
+}
+
+struct Rejecting {
+    sock: TcpStream,
+    until: Instant,
+}
+
+fn accept_loop(s: Arc<ServerShared>, listener: TcpListener) {
+    use std::os::fd::AsRawFd;
+    let mut rejecting: Vec<Rejecting> = Vec::new();
+    let mut paused_until: Option<Instant> = None;
+    let mut fds: Vec<PollFd> = Vec::new();
+    loop {
+        if s.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let now = Instant::now();
+        if paused_until.is_some_and(|t| now >= t) {
+            paused_until = None;
+        }
+        fds.clear();
+        fds.push(PollFd::new(s.stop_wake.raw(), sys::POLLIN));
+        fds.push(PollFd::new(
+            listener.as_raw_fd(),
+            if paused_until.is_some() {
+                0
+            } else {
+                sys::POLLIN
+            },
+        ));
+        for r in &rejecting {
+            fds.push(PollFd::new(r.sock.as_raw_fd(), sys::POLLIN));
+        }
+        let deadline = rejecting.iter().map(|r| r.until).chain(paused_until).min();
+        if let Err(e) = sys::poll(&mut fds, deadline) {
+            log::error!("accept loop on {}: poll failed: {e}", s.local_addr);
+            break;
+        }
+        // Drain and expire the rejected sockets.
+        let now = Instant::now();
+        let mut i = 0;
+        rejecting.retain_mut(|r| {
+            let ready = fds[2 + i].revents() != 0;
+            i += 1;
+            if now >= r.until {
+                return false;
+            }
+            if !ready {
+                return true;
+            }
+            let mut buf = [0u8; 1024];
+            loop {
+                match (&r.sock).read(&mut buf) {
+                    Ok(0) => return false,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return false,
+                }
+            }
+        });
+        if fds[1].revents() == 0 {
+            continue;
+        }
+        loop {
+            match listener.accept() {
+                Ok((sock, peer)) => {
+                    if s.stopping.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if !s.try_take_slot() {
+                        reject_busy(&s, sock, peer, &mut rejecting);
+                        continue;
+                    }
+                    if let Err(e) = crate::io::start(s.clone(), sock, peer) {
+                        log::error!("cannot start a connection thread for {peer}: {e}");
+                        s.thread_done();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => {
+                    // Out of descriptors or memory: stop accepting for a moment rather than
+                    // spin on a listener that stays readable.
+                    log::warn!(
+                        "accept on {} failed: {e}; pausing accepts for 100 ms",
+                        s.local_addr
+                    );
+                    paused_until = Some(Instant::now() + Duration::from_millis(100));
+                    break;
+                }
+            }
+        }
+    }
+    log::debug!("accept loop on {} ended", s.local_addr);
+}
+
+fn reject_busy(
+    s: &ServerShared,
+    sock: TcpStream,
+    peer: SocketAddr,
+    rejecting: &mut Vec<Rejecting>,
+) {
+    log::debug!(
+        "{peer}: over max_connections ({}), answering 503",
+        s.opts.max_connections
+    );
+    if s.tls.is_some() || sock.set_nonblocking(true).is_err() {
+        return;
+    }
+    let resp = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
+    if (&sock).write(resp).is_err() {
+        return;
+    }
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    if rejecting.len() < MAX_REJECTING {
+        rejecting.push(Rejecting {
+            sock,
+            until: Instant::now() + REJECT_LINGER,
+        });
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,118 @@
+//! Every callback of a native handler, end to end over loopback.
+
+mod common;
+use common::*;
+
+use bridge::Data;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
+
+#[test]
+fn connect_message_info_and_close_with_the_real_code() {
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let conns = h.conns.clone();
+    let server = bridge::serve(&rt, h, 0, opts()).unwrap();
+    assert_ne!(server.port(), 0);
+
+    let mut c = connect(server.port(), "/chat?x=1");
+    let Rec::Connect { path, .. } = next(&rx) else {
+        panic!()
+    };
+    assert_eq!(path, "/chat?x=1");
+    let conn = conns.lock().unwrap()[0].clone();
+    assert_eq!(
+        conn.header("host"),
+        Some(&*format!("127.0.0.1:{}", server.port()))
+    );
+    assert!(conn.peer_addr().ip().is_loopback());
+    assert_eq!(server.connection_count(), 1);
+
+    c.send(Message::text("hello")).unwrap();
+    assert_eq!(next(&rx), Rec::Message(Data::Text("hello".into())));
+    assert_eq!(recv(&mut c), Message::text("hello"));
+
+    c.send(Message::binary(vec![0u8, 1, 2, 255])).unwrap();
+    assert_eq!(next(&rx), Rec::Message(Data::Binary(vec![0, 1, 2, 255])));
+    assert_eq!(recv(&mut c), Message::binary(vec![0u8, 1, 2, 255]));
+
+    // An ordinary actor message to the connection's pid reaches on_info.
+    rt.send(conn.pid().unwrap(), "pushed".to_string());
+    assert_eq!(next(&rx), Rec::Info("pushed".into()));
+    assert_eq!(recv(&mut c), Message::text("pushed"));
+
+    // A send from a plain thread works too.
+    conn.send("from a thread").unwrap();
+    assert_eq!(recv(&mut c), Message::text("from a thread"));
+
+    c.close(Some(CloseFrame {
+        code: CloseCode::from(4000),
+        reason: "bye".into(),
+    }))
+    .unwrap();
+    assert_eq!(
+        next(&rx),
+        Rec::Close {
+            code: 4000,
+            reason: "bye".into()
+        }
+    );
+    assert!(eventually(|| server.connection_count() == 0));
+    assert!(
+        conn.send("late").is_err(),
+        "sending on a closed connection is an error"
+    );
+    server.stop();
+    rt.shutdown();
+}
+
+#[test]
+fn server_side_close_reports_our_code() {
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let conns = h.conns.clone();
+    let server = bridge::serve(&rt, h, 0, opts()).unwrap();
+    let mut c = connect(server.port(), "/");
+    next(&rx);
+    let conn = conns.lock().unwrap()[0].clone();
+    assert!(matches!(
+        conn.close(1005, ""),
+        Err(bridge::Error::InvalidCloseCode { code: 1005 })
+    ));
+    conn.close(4001, "go away").unwrap();
+    assert_eq!(recv_close(&mut c), Some(4001));
+    assert_eq!(
+        next(&rx),
+        Rec::Close {
+            code: 4001,
+            reason: "go away".into()
+        }
+    );
+    server.stop();
+    rt.shutdown();
+}
+
+#[test]
+fn abrupt_disconnect_reports_1006_once() {
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let server = bridge::serve(&rt, h, 0, opts()).unwrap();
+    let c = connect(server.port(), "/");
+    next(&rx);
+    drop(c); // TCP close without a close frame
+    assert_eq!(
+        next(&rx),
+        Rec::Close {
+            code: 1006,
+            reason: String::new()
+        }
+    );
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(200))
+            .is_err(),
+        "on_close runs once"
+    );
+    server.stop();
+    rt.shutdown();
+}
