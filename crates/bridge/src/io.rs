@@ -67,17 +67,17 @@ pub(crate) fn start(s: Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> 
 }
 
 fn ws_config(o: &crate::Options) -> ws::Config {
-    let mut c = ws::Config::default();
-    c.max_header_bytes = o.max_request_bytes;
-    c.handshake_timeout = o.handshake_timeout;
-    c.max_frame_size = o.max_frame_size;
-    c.max_message_size = o.max_message_size;
-    if let Some(i) = o.heartbeat_interval {
-        c.ping_interval = i;
+    let d = ws::Config::default();
+    ws::Config {
+        max_header_bytes: o.max_request_bytes,
+        handshake_timeout: o.handshake_timeout,
+        max_frame_size: o.max_frame_size,
+        max_message_size: o.max_message_size,
+        ping_interval: o.heartbeat_interval.unwrap_or(d.ping_interval),
+        pong_timeout: o.heartbeat_timeout,
+        close_timeout: o.close_timeout,
+        ..d
     }
-    c.pong_timeout = o.heartbeat_timeout;
-    c.close_timeout = o.close_timeout;
-    c
 }
 
 enum Wait {
@@ -260,6 +260,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         read_eof: false,
         paused: false,
         linger_until: None,
+        give_up_if_stuck: false,
     };
     let (code, reason) = lp.run(&rest);
     finish(s, &conn, pid, &sock, &mut lp.tr, code, reason);
@@ -429,6 +430,8 @@ struct Loop<'a> {
     paused: bool,
     /// Once the protocol state is closed: when to stop waiting for the last bytes to drain.
     linger_until: Option<Instant>,
+    /// Closing for an outbound overflow: drop the socket if the close frame does not fit.
+    give_up_if_stuck: bool,
 }
 
 impl Loop<'_> {
@@ -443,8 +446,13 @@ impl Loop<'_> {
             if self.ended.is_none() && !self.paused && !self.read_eof {
                 self.read(&mut buf);
             }
-            let flushed = self.flush();
             self.timers();
+            let flushed = self.flush();
+            if self.give_up_if_stuck && !flushed {
+                let sent = self.conn.inner.lock_out().sent_close.clone();
+                self.ended
+                    .get_or_insert(sent.unwrap_or((1006, String::new())));
+            }
             if let Some(r) = self.done(flushed) {
                 return r;
             }
@@ -489,6 +497,9 @@ impl Loop<'_> {
         match self.ws.close(Some(code), &reason, Instant::now()) {
             Ok(frame) => {
                 out.q.close(Chunk::Owned(frame), drop_pending);
+                // A peer that let its buffer overflow is not reading: if the close frame
+                // cannot go out at once, do not wait `close_timeout` for an answer.
+                self.give_up_if_stuck = code == crate::CLOSE_OUTBOUND_FULL && drop_pending;
                 out.sent_close = Some((code, reason));
             }
             Err(e) => log::debug!("connection {}: close({code}): {e}", self.conn.id()),
@@ -526,6 +537,11 @@ impl Loop<'_> {
             match self.ws.feed(data) {
                 Ok(p) => {
                     data = &data[p.consumed..];
+                    if self.ws.has_output() {
+                        // A pong or close echo goes out before anything the actor answers
+                        // to later messages.
+                        self.push_ws_output();
+                    }
                     if let Some(ev) = p.event {
                         self.event(ev);
                     }

@@ -1,0 +1,106 @@
+//! wss: a certificate generated at test time, a tungstenite client over rustls; and TLS
+//! setup errors that say which file.
+
+mod common;
+use common::*;
+
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use bridge::Data;
+use tungstenite::Message;
+
+fn cert_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = ck.cert.pem();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key, cert_pem.into_bytes())
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("bridge-tls-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn wss_echo_and_close() {
+    let dir = temp_dir("echo");
+    let (cert, key, cert_pem) = cert_files(&dir);
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let server = bridge::serve_tls(&rt, h, 0, &cert, &key, opts()).unwrap();
+
+    let client_cfg: Arc<rustls::ClientConfig> = ws::client_config_from_pem(&cert_pem).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = rustls::StreamOwned::new(
+        rustls::ClientConnection::new(client_cfg, name).unwrap(),
+        tcp,
+    );
+    let (mut c, _) =
+        tungstenite::client(format!("wss://localhost:{}/secure", server.port()), tls).unwrap();
+    assert!(matches!(next(&rx), Rec::Connect { path, .. } if path == "/secure"));
+
+    c.send(Message::text("over tls")).unwrap();
+    assert_eq!(next(&rx), Rec::Message(Data::Text("over tls".into())));
+    assert_eq!(c.read().unwrap(), Message::text("over tls"));
+    let big = vec![9u8; 300_000];
+    c.send(Message::binary(big.clone())).unwrap();
+    assert_eq!(next(&rx), Rec::Message(Data::Binary(big.clone())));
+    assert_eq!(c.read().unwrap(), Message::binary(big));
+
+    c.close(None).unwrap();
+    assert_eq!(
+        next(&rx),
+        Rec::Close {
+            code: 1005,
+            reason: String::new()
+        }
+    );
+    server.stop();
+    rt.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn tls_errors_name_the_file() {
+    let dir = temp_dir("errors");
+    let (cert, _key, _) = cert_files(&dir);
+    let rt = rt();
+    let (h, _rx) = Recorder::new();
+    let missing = dir.join("nope.pem");
+    match bridge::serve_tls(&rt, h.clone(), 0, &cert, &missing, opts()) {
+        Err(bridge::Error::Tls { path, .. }) => assert_eq!(path, missing),
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+    // A certificate file given as the key.
+    let e = bridge::serve_tls(&rt, h, 0, &cert, &cert, opts()).unwrap_err();
+    assert!(matches!(e, bridge::Error::Tls { .. }), "{e}");
+    rt.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn garbage_on_the_tls_port_is_dropped_cleanly() {
+    use std::io::{Read, Write};
+    let dir = temp_dir("garbage");
+    let (cert, key, _) = cert_files(&dir);
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let server = bridge::serve_tls(&rt, h, 0, &cert, &key, opts()).unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf); // an alert, then EOF; never a hang
+    assert!(eventually(|| server.connection_count() == 0));
+    assert!(rx.try_recv().is_err());
+    server.stop();
+    rt.shutdown();
+    let _ = std::fs::remove_dir_all(dir);
+}
