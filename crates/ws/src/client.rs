@@ -22,7 +22,6 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Options of [`connect`].
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct ClientConfig {
     /// Protocol limits and timings (the handshake deadline is `ws.handshake_timeout`).
     pub ws: Config,

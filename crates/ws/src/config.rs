@@ -10,7 +10,6 @@ use crate::error::Error;
 
 /// Limits and timings for one WebSocket endpoint. Public fields; start from `Config::default()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// Largest HTTP header block of the upgrade request (request line + headers + blank line).
     /// Default 8 KiB: browsers send well under 2 KiB; more is abuse. Over the limit → 431.

@@ -11,6 +11,9 @@ use crate::error::Error;
 use crate::frame::Opcode;
 use crate::Event;
 
+/// Buffer growth factor relative to the bytes held (see `reserve_for`).
+const GROWTH: usize = 4;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Text,
@@ -113,8 +116,7 @@ impl FragmentState {
     ) -> Result<(), Error> {
         let start = self.buf.len();
         self.reserve_for(chunk.len())?;
-        self.buf.extend_from_slice(chunk);
-        crate::frame::apply_mask(&mut self.buf[start..], key, phase);
+        crate::frame::extend_unmasked(&mut self.buf, chunk, key, phase);
         self.after_push(start)
     }
 
@@ -123,6 +125,17 @@ impl FragmentState {
             return Err(Error::Protocol {
                 reason: "payload bytes beyond the frame's length",
             });
+        }
+        // Growth: when the buffer is full, grow its capacity to GROWTH × the bytes it will
+        // hold after this chunk, but never past the end of the current frame. So capacity
+        // stays within GROWTH × the bytes actually received, whatever a header claims, and a
+        // large frame arriving in 128 KiB reads is reallocated (copied) at most a few times.
+        let len = self.buf.len();
+        if self.buf.capacity() - len < n {
+            let target = (len + n).saturating_mul(GROWTH);
+            let frame_end =
+                len.saturating_add(usize::try_from(self.frame_left).unwrap_or(usize::MAX));
+            self.buf.reserve_exact(target.min(frame_end) - len);
         }
         self.frame_left -= n as u64;
         Ok(())
