@@ -89,6 +89,8 @@ pub(crate) enum Place {
 }
 
 const LIFO_LIMIT: u32 = 32;
+/// How many times an idle worker looks for work (a few microseconds in all) before parking.
+const SEARCH_ROUNDS: u32 = 32;
 const INJECTOR_BATCH: usize = 32;
 
 struct Local {
@@ -270,8 +272,10 @@ impl Queues {
                 *streak += 1;
                 return Some(cell);
             }
+            // Fairness: the slot's task goes behind whatever is queued here. No notify: this
+            // worker takes the queue's head right now (the same task if nothing else waits),
+            // and everything else in the queue was announced when it was pushed.
             lock(&self.locals[index].queue).push_back(cell);
-            self.notify_idle();
         }
         *streak = 0;
         if tick % 61 == 0 {
@@ -314,10 +318,12 @@ pub(crate) fn worker_main(rt: Runtime, index: usize) {
     let mut tick: u32 = 0;
     let mut streak: u32 = 0;
     let mut searching = false;
+    let mut spins: u32 = 0;
     while !q.shutdown.load(Ordering::Acquire) {
         tick = tick.wrapping_add(1);
         match q.next_task(index, tick, &mut streak) {
             Some(cell) => {
+                spins = 0;
                 if searching {
                     searching = false;
                     q.end_search();
@@ -327,6 +333,25 @@ pub(crate) fn worker_main(rt: Runtime, index: usize) {
                 }
             }
             None => {
+                // Look a little longer before parking: a task pushed meanwhile is taken
+                // without a wake-up, and while this worker counts as searching, pushers
+                // skip the wake-up system call. Bounded: at most SEARCH_ROUNDS looks.
+                if spins < SEARCH_ROUNDS {
+                    if !searching {
+                        searching = true;
+                        q.num_searching.fetch_add(1, Ordering::SeqCst);
+                    }
+                    spins += 1;
+                    if spins % 8 == 0 {
+                        std::thread::yield_now();
+                    } else {
+                        for _ in 0..32 {
+                            std::hint::spin_loop();
+                        }
+                    }
+                    continue;
+                }
+                spins = 0;
                 if searching {
                     q.num_searching.fetch_sub(1, Ordering::SeqCst);
                 }

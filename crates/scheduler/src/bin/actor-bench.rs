@@ -4,7 +4,8 @@
 //! - `spawn N`: a spawner actor spawns N actors that each wait for one message; then it
 //!   sends each one a message; each answers and exits. Value: µs per spawn+exit (the two
 //!   phases, not the memory measurement between them); `bytes_per_actor`: RSS growth while
-//!   all N are alive and idle, divided by N.
+//!   all N are alive and idle, divided by N; `spawn_call_ns`: the spawner's time per
+//!   `spawn` call alone.
 //! - `ring N M`: N actors in a ring pass a token M laps. Value: messages/s.
 //! - `pingpong N`: two actors, N round trips. Value: round trips/s.
 //! - `fanout N M`: one actor sends to N actors, M rounds; each acks to a collector, which
@@ -141,10 +142,11 @@ fn spawn(rt: &Runtime, n: u64) -> Outcome {
             Ok(SpawnCmd::Start) => {
                 children.reserve_exact(n as usize);
                 let parent = cx.pid();
+                let t = Instant::now();
                 for _ in 0..n {
                     children.push(cx.spawn(Child { parent }));
                 }
-                cx.send(me, "spawned");
+                cx.send(me, ("spawned", t.elapsed()));
             }
             Ok(SpawnCmd::Go) => {
                 for pid in children.drain(..) {
@@ -156,7 +158,8 @@ fn spawn(rt: &Runtime, n: u64) -> Outcome {
         Control::Continue
     });
     rt.send(spawner, SpawnCmd::Start);
-    assert_eq!(expect::<&str>(&mb), "spawned");
+    let (what, spawn_loop) = expect::<(&str, Duration)>(&mb);
+    assert_eq!(what, "spawned");
     let spawn_phase = t0.elapsed();
     let after = rss_bytes();
     let t1 = Instant::now();
@@ -177,6 +180,11 @@ fn spawn(rt: &Runtime, n: u64) -> Outcome {
             (
                 "spawn_phase_ms",
                 format!("{:.3}", spawn_phase.as_secs_f64() * 1e3),
+            ),
+            // The spawner's own cost per `spawn` call (allocation, table, run queue).
+            (
+                "spawn_call_ns",
+                format!("{:.0}", spawn_loop.as_secs_f64() * 1e9 / n as f64),
             ),
         ],
     }
