@@ -168,6 +168,8 @@ pub enum ExprKind {
     Nil,
     /// A variable, or a top-level function used as a value.
     Var(String),
+    /// `^name`: only valid in patterns.
+    Pin(String),
     /// `Module.name` without a call: the module function as a value.
     RemoteRef(String, String),
     /// `{a, b}`

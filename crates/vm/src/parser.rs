@@ -235,6 +235,12 @@ impl Parser {
 
     /// Comma-separated expressions up to `close` (newlines allowed anywhere).
     fn args(&mut self, close: &Tok, what: &str) -> Result<Vec<Expr>, SyntaxError> {
+        let open = self.toks[self.i.saturating_sub(1)].pos;
+        self.args_inner(close, what)
+            .map_err(|e| unclosed(e, open, what))
+    }
+
+    fn args_inner(&mut self, close: &Tok, what: &str) -> Result<Vec<Expr>, SyntaxError> {
         let mut out = Vec::new();
         self.skip_newlines();
         if self.eat(close) {
@@ -360,7 +366,15 @@ impl Parser {
         }
         let mut e = self.primary()?;
         loop {
-            if self.at(&Tok::Dot) {
+            if self.at(&Tok::LParen) && matches!(e.kind, ExprKind::Call(..) | ExprKind::Field(..)) {
+                // `f(1)(2)`: call the function a call returned
+                let pos = self.bump().pos;
+                let args = self.args(&Tok::RParen, "`)`")?;
+                e = Expr {
+                    kind: ExprKind::Call(Callee::Value(Box::new(e)), args),
+                    pos,
+                };
+            } else if self.at(&Tok::Dot) {
                 let pos = self.bump().pos;
                 match self.peek().clone() {
                     Tok::LParen => {
@@ -427,6 +441,16 @@ impl Parser {
                     mk(ExprKind::Call(Callee::Name(name), args))
                 } else {
                     mk(ExprKind::Var(name))
+                }
+            }
+            Tok::Caret => {
+                self.bump();
+                match self.peek().clone() {
+                    Tok::Ident(n) => {
+                        self.bump();
+                        mk(ExprKind::Pin(n))
+                    }
+                    _ => Err(self.unexpected("a variable name after `^`")),
                 }
             }
             Tok::Rem if *self.peek_n(1) == Tok::LParen => {
@@ -620,6 +644,10 @@ impl Parser {
     }
 
     fn list(&mut self, pos: Pos) -> Result<Expr, SyntaxError> {
+        self.list_inner(pos).map_err(|e| unclosed(e, pos, "`]`"))
+    }
+
+    fn list_inner(&mut self, pos: Pos) -> Result<Expr, SyntaxError> {
         let mut items = Vec::new();
         let mut tail = None;
         self.skip_newlines();
@@ -755,6 +783,25 @@ impl Parser {
     }
 }
 
+/// Adds "the `(` at line N is not closed" to an error about a missing closing bracket
+/// found on a later line than the opening one.
+fn unclosed(e: SyntaxError, open: Pos, close: &str) -> SyntaxError {
+    if e.hint.is_none() && e.pos.line > open.line && e.message.contains(close) {
+        let opener = match close {
+            "`)`" => "(",
+            "`]`" => "[",
+            _ => "{",
+        };
+        let h = format!(
+            "the `{opener}` at line {} column {} is not closed",
+            open.line, open.col
+        );
+        e.hint(h)
+    } else {
+        e
+    }
+}
+
 /// `lhs |> f(args)` becomes `f(lhs, args)`.
 fn pipe(lhs: Expr, rhs: Expr, op_pos: Pos) -> Result<Expr, SyntaxError> {
     match rhs.kind {
@@ -801,6 +848,7 @@ pub(crate) fn to_pat(e: Expr) -> Result<Pat, SyntaxError> {
         match e.kind {
             ExprKind::Var(v) if v.starts_with('_') => PatKind::Wild,
             ExprKind::Var(v) => PatKind::Var(v),
+            ExprKind::Pin(v) => PatKind::Pin(v),
             ExprKind::Tuple(items) => {
                 PatKind::Tuple(items.into_iter().map(to_pat).collect::<Result<_, _>>()?)
             }
@@ -975,6 +1023,17 @@ mod tests {
 
         let e = err("let x + 1 = 2");
         assert_eq!(e.message, "operators are not allowed in patterns");
+
+        let e = err("let x = [1, 2\nf(x)");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("the `[` at line 1 column 9 is not closed")
+        );
+        let e = err("f(1,\n  2\ng(3)");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("the `(` at line 1 column 2 is not closed")
+        );
 
         let e = err("f(1, 2");
         assert!(e.message.contains("expected `,` or `)`"), "{e}");

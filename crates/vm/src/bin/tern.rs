@@ -1,0 +1,114 @@
+//! `tern run FILE [ARGS...]` and `tern repl`.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use vm::{load_file, run_main, Env, Repl, ReplOutput};
+
+const USAGE: &str = "usage: tern run FILE [ARGS...]\n       tern repl";
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("run") if args.len() >= 2 => run(&args[1], args[2..].to_vec()),
+        Some("repl") => repl(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn env(rt: &scheduler::Runtime) -> Env {
+    let mut env = Env::new(rt.clone());
+    env.on_crash = Arc::new(|pid, e| eprintln!("** process {pid} crashed\n{e}"));
+    env
+}
+
+fn run(path: &str, argv: Vec<String>) -> ExitCode {
+    let prog = match load_file(path) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let rt = scheduler::Runtime::new(scheduler::Config::default());
+    let mut env = env(&rt);
+    env.argv = argv;
+    let env = Arc::new(env);
+    let r = run_main(env.clone(), Arc::new(prog));
+    let code = match r {
+        Ok(()) => {
+            vm::wait_for_servers(&env);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            if !matches!(e, vm::Error::Runtime { ref trace, .. } if !trace.is_empty()) {
+                eprintln!("{e}");
+            }
+            ExitCode::from(1)
+        }
+    };
+    rt.shutdown();
+    code
+}
+
+fn repl() -> ExitCode {
+    let rt = scheduler::Runtime::new(scheduler::Config::default());
+    let env = Arc::new(env(&rt));
+    let mut repl = Repl::new(env.clone());
+    let tty = std::io::stdin().is_terminal();
+    let handle = |line: &str, repl: &mut Repl| -> bool {
+        match repl.feed(line) {
+            ReplOutput::Text(t) => println!("{t}"),
+            ReplOutput::Error(e) => eprintln!("{e}"),
+            ReplOutput::Quit => return false,
+            _ => {}
+        }
+        true
+    };
+    if tty {
+        let Ok(mut rl) = rustyline::DefaultEditor::new() else {
+            eprintln!("cannot open the terminal");
+            return ExitCode::from(1);
+        };
+        println!("tern repl — :help for help, :quit to leave");
+        loop {
+            let prompt = if repl.continuing() { "...> " } else { "tern> " };
+            match rl.readline(prompt) {
+                Ok(line) => {
+                    let _ = rl.add_history_entry(line.as_str());
+                    if !handle(&line, &mut repl) {
+                        break;
+                    }
+                }
+                Err(rustyline::error::ReadlineError::Interrupted) => continue,
+                Err(_) => break,
+            }
+        }
+    } else {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match std::io::BufRead::read_line(&mut stdin.lock(), &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    if !handle(line.trim_end_matches(['\n', '\r']), &mut repl) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    vm::stop_servers(&env);
+    rt.shutdown();
+    ExitCode::SUCCESS
+}
