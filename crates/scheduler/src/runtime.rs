@@ -9,11 +9,13 @@
 //! - Exit path (on the thread that ran the process's last step), in order:
 //!   1. set `EXITED` (no notify schedules it any more; `is_alive` turns false);
 //!   2. cancel its receive-timeout timer;
-//!   3. close the inbox under its lock and answer what is left in it (a late `Link` or
+//!   3. free its name and remove it from the table, so that whoever receives the exit or
+//!      down signal below can reuse the name and sees the pid gone;
+//!   4. close the inbox under its lock and answer what is left in it (a late `Link` or
 //!      `Monitor` gets its exit or down signal);
-//!   4. send `LinkExit` to every link, `Down` to every watcher, `Demonitor` to every
+//!   5. send `LinkExit` to every link, `Down` to every watcher, `Demonitor` to every
 //!      process it monitored;
-//!   5. free its name; 6. remove it from the table; 7. drop its data (outside every lock).
+//!   6. drop its data (outside every lock).
 //!
 //! # Lock order
 //! Locks are held briefly and never across user code, except the process slot (held by
@@ -77,11 +79,30 @@ impl Shared {
 
     /// Pushes a signal to `to` and wakes it. The signal comes back if `to` is dead.
     pub(crate) fn deliver(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
-        let Some(cell) = self.table.get(to) else {
+        // Push and notify under the shard lock (lock order: shard → inbox), so the common
+        // case takes no reference; one is taken only to schedule the process or wake its
+        // thread, which happens after the shard is unlocked. A signal that comes back is
+        // dropped by the caller, outside every lock (its Drop may be user code).
+        let shard = self.table.lock_shard(to);
+        let Some(cell) = shard.get(&to.id()) else {
+            drop(shard);
             return Err(sig);
         };
-        cell.push(sig)?;
-        self.wake(cell);
+        if let Err(back) = cell.push(sig) {
+            drop(shard);
+            return Err(back);
+        }
+        let wake = match &cell.body {
+            Body::Actor(_) => cell.state.notify().then(|| Arc::clone(cell)),
+            Body::Thread(_) => Some(Arc::clone(cell)),
+        };
+        drop(shard);
+        if let Some(cell) = wake {
+            match &cell.body {
+                Body::Actor(_) => self.queues.schedule(self, cell, Place::Lifo),
+                Body::Thread(parker) => parker.unpark(),
+            }
+        }
         Ok(())
     }
 
@@ -127,11 +148,12 @@ impl Shared {
     pub(crate) fn exit_process(&self, cell: &Cell, own: &mut Owned, reason: ExitReason) {
         let prev = cell.state.mark_exited();
         disarm(self, &mut own.armed);
-        own.notify_exit(self, cell, &reason);
         if prev & REGISTERED != 0 {
             self.registry.remove_pid(cell.pid);
         }
-        drop(self.table.remove(cell.pid));
+        let removed = self.table.remove(cell.pid);
+        own.notify_exit(self, cell, &reason);
+        drop(removed);
     }
 
     fn fire(&self, action: Action) {

@@ -48,6 +48,14 @@ impl RunState {
     /// Something for the process arrived. `true`: the caller must schedule it (it was idle).
     #[must_use]
     pub(crate) fn notify(&self) -> bool {
+        // Fast path for a hot receiver: already queued (or gone), nothing to do, and no
+        // write to a cache line the running worker also writes. Safe because the sender
+        // pushed under the inbox lock before this load: if the worker's `start_run` (which
+        // clears `NOTIFIED`) came before that push's lock in the lock's order, this load
+        // sees its effect; if after, the worker's drain sees the push.
+        if self.0.load(Ordering::Acquire) & (NOTIFIED | EXITED) != 0 {
+            return false;
+        }
         let prev = self.0.fetch_or(NOTIFIED, Ordering::AcqRel);
         prev & (NOTIFIED | RUNNING | EXITED) == 0
     }

@@ -132,6 +132,12 @@ impl Table {
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The shard that holds `pid`, locked. Hold it only to touch one cell's inbox
+    /// (lock order: shard → inbox), never across anything else.
+    pub(crate) fn lock_shard(&self, pid: Pid) -> MutexGuard<'_, IdMap<u64, Arc<Cell>>> {
+        lock(self.shard(pid.0))
+    }
+
     pub(crate) fn get(&self, pid: Pid) -> Option<Arc<Cell>> {
         lock(self.shard(pid.0)).get(&pid.0).cloned()
     }
