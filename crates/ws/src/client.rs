@@ -147,6 +147,16 @@ fn parse_url(url: &str) -> Result<Target, Error> {
 pub fn connect(url: &str, config: ClientConfig) -> Result<Client, Error> {
     config.ws.validate()?;
     let target = parse_url(url)?;
+    let tls = match (target.tls, &config.tls) {
+        (false, _) => None,
+        (true, Some(t)) => Some(t.clone()),
+        (true, None) => {
+            return Err(Error::InvalidUrl {
+                url: url.to_owned(),
+                reason: "wss:// needs ClientConfig::tls",
+            })
+        }
+    };
     let deadline = Instant::now() + config.ws.handshake_timeout;
     let mut last_err = None;
     let mut sock = None;
@@ -168,14 +178,9 @@ pub fn connect(url: &str, config: ClientConfig) -> Result<Client, Error> {
         }
     };
     sock.set_nodelay(true)?;
-    let stream = if target.tls {
-        let tls = config.tls.clone().ok_or(Error::InvalidUrl {
-            url: url.to_owned(),
-            reason: "wss:// needs ClientConfig::tls",
-        })?;
-        WsStream::tls_client(sock, tls, &target.host)?
-    } else {
-        WsStream::plain(sock)
+    let stream = match tls {
+        Some(tls) => WsStream::tls_client(sock, tls, &target.host)?,
+        None => WsStream::plain(sock),
     };
     let remaining = |d: Instant| {
         let left = d.saturating_duration_since(Instant::now());

@@ -24,9 +24,13 @@
 //!     cannot, so at most one write's worth of ciphertext is ever buffered.
 //!   - rustls may need to send while reading (handshake messages, alerts, key updates): the
 //!     reader flushes them after releasing `tls` (taking `out` then `tls`, like a writer).
-//!   - The TLS handshake is driven lazily by reads and writes (so it works on non-blocking
-//!     sockets under the owner's deadline); [`WsStream::complete_handshake`] drives it to the
-//!     end on a blocking socket.
+//!   - The TLS handshake is driven by reads (so it works on non-blocking sockets under the
+//!     owner's deadline: the poll loop's reads complete it, and a write before that returns
+//!     `WouldBlock` once rustls' early-data buffer is full). Only one thread may read at a
+//!     time (ciphertext must be fed in the order it arrived), so a writer never reads to drive
+//!     the handshake. **Contract for blocking sockets:** call
+//!     [`WsStream::complete_handshake`] before sharing the stream between threads (the
+//!     [`crate::Client`] does).
 //!
 //! Timeouts surface as `io::ErrorKind::{WouldBlock, TimedOut}` and lose no data: ciphertext
 //! already read stays in rustls, so the next read resumes where this one stopped.

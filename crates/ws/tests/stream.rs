@@ -1,0 +1,204 @@
+//! `WsStream` over loopback, plain and TLS: one thread blocked in a read while others write
+//! (the writer must never wait for the reader), and a non-blocking TLS server driven by
+//! `poll(2)` with `wants_write` / `flush_pending`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::pki;
+use ws::WsStream;
+
+const CHUNK: usize = 16 * 1024;
+const CHUNKS: usize = 200;
+
+struct Pair {
+    client: Arc<WsStream>,
+    server: WsStream,
+}
+
+fn pair(tls: bool) -> Pair {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let c = TcpStream::connect(addr).unwrap();
+    let (s, _) = listener.accept().unwrap();
+    if !tls {
+        return Pair {
+            client: Arc::new(WsStream::plain(c)),
+            server: WsStream::plain(s),
+        };
+    }
+    let p = pki();
+    let server_cfg =
+        ws::server_config_from_pem(p.cert_pem.as_bytes(), p.key_pem.as_bytes()).unwrap();
+    let client_cfg = ws::client_config_from_pem(p.ca_pem.as_bytes()).unwrap();
+    let server = WsStream::tls_server(s, server_cfg).unwrap();
+    let client = WsStream::tls_client(c, client_cfg, "localhost").unwrap();
+    Pair {
+        client: Arc::new(client),
+        server,
+    }
+}
+
+/// Reads exactly `n` bytes (blocking).
+fn read_n(mut s: &WsStream, n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; n];
+    s.read_exact(&mut out).unwrap();
+    out
+}
+
+fn writer_never_waits_for_blocked_reader(tls: bool) {
+    let Pair { client, server } = pair(tls);
+    server
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // The server reads everything, then answers "done".
+    let srv = std::thread::spawn(move || {
+        let data = read_n(&server, CHUNK * CHUNKS);
+        (&server).write_all(b"done").unwrap();
+        (&server).flush().unwrap();
+        data
+    });
+    // Blocking sockets: finish the TLS handshake before sharing the stream (see the contract).
+    client.complete_handshake().unwrap();
+    // The client's reader blocks in read: nothing arrives until every write is through.
+    let reader_stream = client.clone();
+    let reader = std::thread::spawn(move || read_n(&reader_stream, 4));
+    // The writer runs in its own thread so that a deadlock fails the test instead of hanging.
+    let (tx, rx) = mpsc::channel();
+    let writer_stream = client.clone();
+    std::thread::spawn(move || {
+        for i in 0..CHUNKS {
+            (&*writer_stream).write_all(&vec![i as u8; CHUNK]).unwrap();
+        }
+        (&*writer_stream).flush().unwrap();
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("writer blocked behind the reader");
+    assert_eq!(reader.join().unwrap(), b"done");
+    let data = srv.join().unwrap();
+    for (i, c) in data.chunks(CHUNK).enumerate() {
+        assert!(c.iter().all(|b| *b == i as u8), "chunk {i} corrupted");
+    }
+}
+
+#[test]
+fn plain_writer_never_waits_for_blocked_reader() {
+    writer_never_waits_for_blocked_reader(false);
+}
+
+#[test]
+fn tls_writer_never_waits_for_blocked_reader() {
+    writer_never_waits_for_blocked_reader(true);
+}
+
+#[test]
+fn tls_read_timeout_loses_nothing() {
+    let Pair { client, server } = pair(true);
+    let srv = std::thread::spawn(move || {
+        server
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let got = read_n(&server, 5);
+        (&server).write_all(b"world").unwrap();
+        got
+    });
+    client.complete_handshake().unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let e = (&*client).read(&mut buf).unwrap_err();
+    assert!(
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+        "{e}"
+    );
+    (&*client).write_all(b"hello").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    assert_eq!(read_n(&client, 5), b"world");
+    assert_eq!(srv.join().unwrap(), b"hello");
+}
+
+/// Waits until `fd` is readable (or writable, if asked), at most 10 s.
+fn wait(fd: i32, write: bool) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN | if write { libc::POLLOUT } else { 0 },
+        revents: 0,
+    };
+    // SAFETY: `p` is a valid pollfd for the duration of the call, and nfds is 1.
+    let r = unsafe { libc::poll(&mut p, 1, 10_000) };
+    assert!(r > 0, "poll timed out or failed");
+}
+
+#[test]
+fn tls_nonblocking_server_echoes_a_megabyte() {
+    use std::os::fd::AsRawFd;
+    const TOTAL: usize = 1 << 20;
+    let Pair { client, server } = pair(true);
+    server.set_nonblocking(true).unwrap();
+    // Non-blocking echo server: poll, read until WouldBlock, write back with back-pressure.
+    let srv = std::thread::spawn(move || {
+        let fd = server.as_raw_fd();
+        let mut echoed = 0;
+        let mut backlog: Vec<u8> = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        while echoed < TOTAL {
+            wait(fd, server.wants_write() || !backlog.is_empty());
+            match server.flush_pending() {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+            loop {
+                match (&server).read(&mut buf) {
+                    Ok(0) => panic!("early EOF"),
+                    Ok(n) => backlog.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            while !backlog.is_empty() {
+                match (&server).write(&backlog) {
+                    Ok(n) => {
+                        backlog.drain(..n);
+                        echoed += n;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        }
+        while server.wants_write() {
+            wait(fd, true);
+            match server.flush_pending() {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    client.complete_handshake().unwrap();
+    let reader_stream = client.clone();
+    let reader = std::thread::spawn(move || read_n(&reader_stream, TOTAL));
+    let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+    for c in data.chunks(10_000) {
+        (&*client).write_all(c).unwrap();
+    }
+    assert!(reader.join().unwrap() == data, "echo differs");
+    srv.join().unwrap();
+    client.shutdown(std::net::Shutdown::Both).unwrap();
+}
