@@ -426,6 +426,11 @@ impl ConnShared {
         }
     }
 
+    /// Messages delivered to the actor and not yet processed.
+    pub(crate) fn inbound_msgs(&self) -> usize {
+        self.in_msgs.load(Ordering::SeqCst)
+    }
+
     /// Whether the actor holds more unprocessed input than the bounds allow.
     pub(crate) fn inbound_over(&self) -> bool {
         let o = &self.server.opts;

@@ -261,6 +261,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         paused: false,
         linger_until: None,
         give_up_if_stuck: false,
+        deferred: None,
     };
     let (code, reason) = lp.run(&rest);
     finish(s, &conn, pid, &sock, &mut lp.tr, code, reason);
@@ -432,6 +433,9 @@ struct Loop<'a> {
     linger_until: Option<Instant>,
     /// Closing for an outbound overflow: drop the socket if the close frame does not fit.
     give_up_if_stuck: bool,
+    /// Our close frame (echo or failure), held until the actor has handled the messages it
+    /// was given, or until the instant.
+    deferred: Option<(Vec<u8>, Instant)>,
 }
 
 impl Loop<'_> {
@@ -442,6 +446,7 @@ impl Loop<'_> {
         }
         let mut buf = [0u8; READ_BUF];
         loop {
+            self.release_deferred();
             self.take_close_request();
             if self.ended.is_none() && !self.paused && !self.read_eof {
                 self.read(&mut buf);
@@ -601,12 +606,41 @@ impl Loop<'_> {
     }
 
     /// Queues what the protocol state wants sent (pongs, the close echo, a failing close).
+    /// Queues a deferred close frame once the actor has handled what it was given.
+    fn release_deferred(&mut self) {
+        let Some((_, until)) = &self.deferred else {
+            return;
+        };
+        if self.conn.inner.inbound_msgs() > 0 && Instant::now() < *until {
+            return;
+        }
+        let Some((bytes, _)) = self.deferred.take() else {
+            return;
+        };
+        self.conn.inner.paused.store(false, Ordering::SeqCst);
+        let mut out = self.conn.inner.lock_out();
+        out.q.close(Chunk::Owned(bytes), false);
+        if out.phase == Phase::Open {
+            out.phase = Phase::Closing;
+        }
+    }
+
     fn push_ws_output(&mut self) {
         let Some(bytes) = self.ws.take_output() else {
             return;
         };
         let mut out = self.conn.inner.lock_out();
         if self.ws.is_closed() {
+            let inner = &self.conn.inner;
+            // The peer closed (or broke the protocol) right after messages the actor has not
+            // handled yet: their answers go out before our close frame. Wait for the actor
+            // (its tickets wake us), at most `close_timeout`.
+            inner.paused.store(true, Ordering::SeqCst);
+            if inner.inbound_msgs() > 0 {
+                self.deferred = Some((bytes, Instant::now() + self.s.opts.close_timeout));
+                return;
+            }
+            inner.paused.store(false, Ordering::SeqCst);
             out.q.close(Chunk::Owned(bytes), false);
             if out.phase == Phase::Open {
                 out.phase = Phase::Closing;
@@ -650,7 +684,7 @@ impl Loop<'_> {
 
     fn timers(&mut self) {
         let now = Instant::now();
-        if self.ws.is_closed() {
+        if self.ws.is_closed() && self.deferred.is_none() {
             let until = *self
                 .linger_until
                 .get_or_insert(now + self.s.opts.close_timeout);
@@ -712,6 +746,9 @@ impl Loop<'_> {
         if let Some(e) = self.ended.take() {
             return Some(e);
         }
+        if self.deferred.is_some() {
+            return None;
+        }
         if self.ws.is_closed() && (flushed || self.read_eof) {
             // Both closes exchanged (or the connection failed): report the peer's code if it
             // spoke first, else the one we sent.
@@ -729,6 +766,9 @@ impl Loop<'_> {
     }
 
     fn deadline(&self) -> Option<Instant> {
+        if let Some((_, until)) = &self.deferred {
+            return Some(*until);
+        }
         if let CloseState::CloseSent { deadline } = self.ws.close_state() {
             return Some(deadline);
         }

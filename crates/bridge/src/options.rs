@@ -41,7 +41,8 @@ pub struct Options {
     /// Encoded bytes that may wait in one connection's outbound queue. Default 4 MiB. A
     /// connection whose peer does not read fast enough to stay under it is closed with
     /// **1008** (policy violation: "outbound buffer full") and its pending output dropped;
-    /// nobody else waits for it.
+    /// nobody else waits for it. A single message larger than this is still sent when the
+    /// queue is empty.
     pub outbound_buffer: usize,
     /// Inbound flow control: the I/O thread stops reading the socket while the connection
     /// actor has more than this many bytes of delivered but unprocessed messages. Default

@@ -5,7 +5,9 @@
 //!   runs under that lock and never blocks: writes go to a NON-BLOCKING socket and stop at
 //!   `WouldBlock`.
 //! - `queued` is the exact number of unwritten bytes (`sum(len) - head_off`) and never exceeds
-//!   `max` except by the one close frame pushed by [`Outbound::close`].
+//!   `max`, except by the close frame pushed by [`Outbound::close`], or when one frame larger
+//!   than `max` was pushed into an empty queue (so the backlog is bounded by
+//!   `max(max, largest frame)`).
 //! - Frames are written whole and in order; a partly written head frame is always finished
 //!   before anything else (the close frame included), so the peer never sees a torn frame.
 //! - Once [`Outbound::close`] ran, no data frame is accepted; the close frame is the last one.
@@ -88,7 +90,9 @@ impl Outbound {
             return Pushed::Closed;
         }
         let len = chunk.len();
-        if self.queued.saturating_add(len) > self.max {
+        // The bound is on the backlog: one frame larger than the whole buffer is still
+        // accepted into an empty queue (else a message over `max` could never be sent).
+        if !self.queue.is_empty() && self.queued.saturating_add(len) > self.max {
             return Pushed::Overflow {
                 queued: self.queued,
             };
@@ -279,6 +283,19 @@ mod tests {
             Pushed::Overflow { queued: 4 }
         );
         assert_eq!(q.queued(), 4);
+    }
+
+    #[test]
+    fn one_frame_larger_than_the_buffer_fits_an_empty_queue() {
+        let mut q = Outbound::new(4);
+        assert_eq!(
+            q.push(owned(b"abcdefgh"), None::<&mut Tight>),
+            Pushed::QueuedWake
+        );
+        assert_eq!(
+            q.push(owned(b"i"), None::<&mut Tight>),
+            Pushed::Overflow { queued: 8 }
+        );
     }
 
     #[test]
