@@ -1,0 +1,209 @@
+//! The server under attack: a bridge server (plain, and wss when given a certificate) built
+//! only on the bridge's public API, run as a subprocess so that the tests can read its RSS,
+//! descriptors and threads from `/proc` and see whether it survives.
+//!
+//! Arguments are `key=value` options (see [`hardening::ServerArgs`] for the names). On start
+//! it prints `port=N` (and `tls_port=N`) then `ready` on stdout. Commands on stdin, one per
+//! line, each answered with one line on stdout:
+//! - `stats` → `stats key=value ...` (see [`hardening::Stats`]);
+//! - `stop` → stops the servers (every connection gets 1001), prints `stopped ms=N`, shuts
+//!   the runtime down and exits 0.
+//!
+//! Behaviour per connection, chosen by the request path:
+//! - `/room/NAME` joins room NAME; each message goes to every other member (a chat);
+//! - any other path echoes every message back;
+//! - query `panic_every=N`: `on_message` panics on every N-th message of that connection;
+//! - query `crash_connect=1`: `on_connect` panics.
+
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bridge::{Conn, Data, Decision, Handler};
+use hardening::ServerArgs;
+
+/// Counters shared by every connection's handler.
+#[derive(Default)]
+struct Counters {
+    accepted: AtomicU64,
+    closed: AtomicU64,
+    dup_closes: AtomicU64,
+    panics: AtomicU64,
+    messages: AtomicU64,
+    codes: Mutex<Vec<(u16, u64)>>,
+}
+
+#[derive(Clone)]
+struct Harden {
+    c: Arc<Counters>,
+    room: Option<String>,
+    panic_every: u64,
+    seen: u64,
+    closed: Arc<AtomicBool>,
+}
+
+fn query_param<'a>(path: &'a str, key: &str) -> Option<&'a str> {
+    let q = path.split_once('?')?.1;
+    q.split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+impl Handler for Harden {
+    fn on_connect(&mut self, conn: &Conn) -> Decision {
+        let path = conn.path();
+        if query_param(path, "crash_connect") == Some("1") {
+            self.c.panics.fetch_add(1, Ordering::Relaxed);
+            panic!("harden-server: on_connect asked to crash");
+        }
+        self.panic_every = query_param(path, "panic_every")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let bare = path.split('?').next().unwrap_or(path);
+        self.room = bare
+            .strip_prefix("/room/")
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
+        if let Some(r) = &self.room {
+            conn.join(r);
+        }
+        // A fresh flag per connection (the template's clone would share it otherwise).
+        self.closed = Arc::new(AtomicBool::new(false));
+        self.c.accepted.fetch_add(1, Ordering::Relaxed);
+        Decision::ACCEPT
+    }
+
+    fn on_message(&mut self, conn: &Conn, msg: Data) {
+        self.c.messages.fetch_add(1, Ordering::Relaxed);
+        self.seen += 1;
+        if self.panic_every > 0 && self.seen % self.panic_every == 0 {
+            self.c.panics.fetch_add(1, Ordering::Relaxed);
+            panic!("harden-server: message {} asked to panic", self.seen);
+        }
+        match &self.room {
+            Some(r) => {
+                conn.server_rooms()
+                    .broadcast_except(r, msg.as_payload(), conn);
+            }
+            None => {
+                let _ = conn.send_payload(msg.as_payload());
+            }
+        }
+    }
+
+    fn on_close(&mut self, _conn: &Conn, code: u16, _reason: &str) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            self.c.dup_closes.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        self.c.closed.fetch_add(1, Ordering::Relaxed);
+        let mut codes = self.c.codes.lock().unwrap_or_else(|e| e.into_inner());
+        match codes.iter_mut().find(|(k, _)| *k == code) {
+            Some((_, n)) => *n += 1,
+            None => codes.push((code, 1)),
+        }
+    }
+}
+
+fn main() {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let a = match ServerArgs::parse(&args) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("harden-server: {e}");
+            std::process::exit(2);
+        }
+    };
+    let rt = scheduler::Runtime::new(scheduler::Config {
+        workers: a.workers,
+        ..Default::default()
+    });
+    let counters = Arc::new(Counters::default());
+    let handler = Harden {
+        c: counters.clone(),
+        room: None,
+        panic_every: 0,
+        seen: 0,
+        closed: Arc::new(AtomicBool::new(false)),
+    };
+    let opts = a.options();
+    let plain = match bridge::serve(&rt, handler.clone(), 0, opts.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("harden-server: {e}");
+            std::process::exit(1);
+        }
+    };
+    let tls = a.tls.as_ref().map(|(cert, key)| {
+        bridge::serve_tls(&rt, handler, 0, cert.as_ref(), key.as_ref(), opts).unwrap_or_else(|e| {
+            eprintln!("harden-server: {e}");
+            std::process::exit(1);
+        })
+    });
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "port={}", plain.port());
+    if let Some(t) = &tls {
+        let _ = writeln!(out, "tls_port={}", t.port());
+    }
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        match line.trim() {
+            "stats" => {
+                let c = &counters;
+                let mut codes = c.codes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                codes.sort_unstable();
+                let codes: Vec<String> = codes.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+                let rooms: Vec<String> = plain
+                    .rooms()
+                    .list()
+                    .iter()
+                    .map(|(r, n)| format!("{r}:{n}"))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "stats live={} tls_live={} rooms={} accepted={} closed={} dup_closes={} \
+                     panics={} messages={} codes={} roomlist={}",
+                    plain.connection_count(),
+                    tls.as_ref().map_or(0, |t| t.connection_count()),
+                    plain.rooms().room_count(),
+                    c.accepted.load(Ordering::Relaxed),
+                    c.closed.load(Ordering::Relaxed),
+                    c.dup_closes.load(Ordering::Relaxed),
+                    c.panics.load(Ordering::Relaxed),
+                    c.messages.load(Ordering::Relaxed),
+                    codes.join(","),
+                    rooms.join(","),
+                );
+            }
+            "stop" => {
+                let t0 = Instant::now();
+                std::thread::scope(|s| {
+                    if let Some(t) = &tls {
+                        s.spawn(move || t.stop());
+                    }
+                    plain.stop();
+                });
+                let _ = writeln!(out, "stopped ms={}", t0.elapsed().as_millis());
+                let _ = out.flush();
+                rt.shutdown();
+                std::process::exit(0);
+            }
+            other => {
+                let _ = writeln!(out, "error unknown command {other:?}");
+            }
+        }
+        let _ = out.flush();
+    }
+    // stdin closed: the test process went away; leave quietly.
+    plain.stop();
+    if let Some(t) = &tls {
+        t.stop();
+    }
+    rt.shutdown();
+}
