@@ -51,7 +51,8 @@ impl Mailbox {
         &self.rt
     }
 
-    /// Blocks until a message arrives or `deadline` passes (`None`: wait forever).
+    /// Blocks until a message arrives or `deadline` passes (`None`: wait forever, or until
+    /// the runtime shuts down).
     pub fn recv(&self, deadline: Option<Instant>) -> Option<Message> {
         self.wait_for(deadline, |own, cell| own.take_head(cell))
     }
@@ -88,6 +89,9 @@ impl Mailbox {
         loop {
             if let Some(m) = take(&mut lock(&self.own), &self.cell) {
                 return Some(m);
+            }
+            if self.rt.shared.is_shut_down() {
+                return None;
             }
             if !parker.park(deadline) {
                 return take(&mut lock(&self.own), &self.cell);

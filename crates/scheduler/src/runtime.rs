@@ -34,7 +34,8 @@
 //! 1. Set the shutdown flag and wake every worker.
 //! 2. Stop the timer thread (pending timers are dropped).
 //! 3. Join the workers (each finishes the step it is running) and the timer thread.
-//! 4. Drop queued tasks, then every process left in the table.
+//! 4. Drop queued tasks, then every process left in the table; wake every thread blocked
+//!    in `Mailbox::recv` (it returns `None` from now on, once its queue is empty).
 //! 5. Clear the registry.
 
 use std::any::Any;
@@ -73,7 +74,7 @@ impl Shared {
         MonitorRef(self.next_ref.fetch_add(1, Ordering::Relaxed))
     }
 
-    fn is_shut_down(&self) -> bool {
+    pub(crate) fn is_shut_down(&self) -> bool {
         self.queues.shutdown.load(Ordering::SeqCst)
     }
 
@@ -264,13 +265,17 @@ impl Runtime {
         }
         s.queues.clear();
         for cell in s.table.drain() {
-            if let Body::Actor(slot) = &cell.body {
-                // `try_lock`: when called from inside a process, its own slot is held.
-                if let Ok(mut slot) = slot.try_lock() {
-                    let actor = slot.take();
-                    drop(slot);
-                    drop(actor);
+            match &cell.body {
+                Body::Actor(slot) => {
+                    // `try_lock`: when called from inside a process, its own slot is held.
+                    if let Ok(mut slot) = slot.try_lock() {
+                        let actor = slot.take();
+                        drop(slot);
+                        drop(actor);
+                    }
                 }
+                // A thread blocked in `Mailbox::recv` returns `None` now.
+                Body::Thread(parker) => parker.unpark(),
             }
         }
         s.registry.clear();

@@ -203,3 +203,13 @@ fn send_inline_runs_on_the_calling_thread() {
     assert!(!rt.send_inline(p, 1u32));
     rt.shutdown();
 }
+
+#[test]
+fn shutdown_wakes_a_thread_blocked_in_recv() {
+    let rt = runtime(1);
+    let (_me, mb) = rt.mailbox();
+    let t = std::thread::spawn(move || mb.recv(None).is_none());
+    // Whether the thread blocked before or after the shutdown, it returns.
+    rt.shutdown();
+    assert!(t.join().unwrap());
+}
