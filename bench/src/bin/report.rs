@@ -15,31 +15,189 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use tern_bench::stats::median;
 
-/// One metric of the table: scenario, JSON key, label, higher is better.
-const METRICS: &[(&str, &str, &str, bool)] = &[
-    ("echo", "round_trips_per_s", "round trips/s", true),
-    ("echo", "mb_per_s", "MB/s (payload echoed)", true),
-    ("echo", "p50_us", "p50 µs", false),
-    ("echo", "p99_us", "p99 µs", false),
-    ("echo", "errors", "errors", false),
-    ("wss_echo", "round_trips_per_s", "round trips/s", true),
-    ("wss_echo", "p50_us", "p50 µs", false),
-    ("wss_echo", "p99_us", "p99 µs", false),
-    ("wss_echo", "errors", "errors", false),
-    ("fanout", "deliveries_per_s", "deliveries/s", true),
-    ("fanout", "p50_us", "p50 delivery µs", false),
-    ("fanout", "p99_us", "p99 delivery µs", false),
-    ("fanout", "lost", "lost (must be 0)", false),
-    ("idle", "rss_per_conn_kib", "RSS per connection KiB", false),
-    ("idle", "threads", "threads", false),
-    ("idle", "idle_cpu_percent", "CPU while idle %", false),
-    ("idle", "errors", "errors", false),
-    ("churn", "conns_per_s", "connections/s", true),
-    ("churn", "errors", "errors (must be 0)", false),
+/// A target from issue 7 for one metric, checked on the medians of one run.
+#[derive(Clone, Copy)]
+enum Target {
+    /// tern / best peer at least this.
+    RatioAtLeast(f64),
+    /// tern / best peer at most this.
+    RatioAtMost(f64),
+    /// tern's own value at most this.
+    AtMost(f64),
+}
+
+impl Target {
+    fn text(self) -> String {
+        match self {
+            Target::RatioAtLeast(r) => format!("≥ {r:.1}×"),
+            Target::RatioAtMost(r) => format!("≤ {r:.1}×"),
+            Target::AtMost(v) if v == 0.0 => "0".to_string(),
+            Target::AtMost(v) => format!("≤ {v}"),
+        }
+    }
+    fn met(self, value: Option<f64>, ratio: Option<f64>) -> Option<bool> {
+        match self {
+            Target::RatioAtLeast(r) => ratio.map(|x| x >= r),
+            Target::RatioAtMost(r) => ratio.map(|x| x <= r),
+            Target::AtMost(v) => value.map(|x| x <= v),
+        }
+    }
+}
+
+/// One row kind of the table.
+struct Metric {
+    scenario: &'static str,
+    key: &'static str,
+    label: &'static str,
+    higher_is_better: bool,
+    /// Target for tern native, and for tern on the VM.
+    tern: Option<Target>,
+    vm: Option<Target>,
+}
+
+const fn m(
+    scenario: &'static str,
+    key: &'static str,
+    label: &'static str,
+    higher_is_better: bool,
+    tern: Option<Target>,
+    vm: Option<Target>,
+) -> Metric {
+    Metric {
+        scenario,
+        key,
+        label,
+        higher_is_better,
+        tern,
+        vm,
+    }
+}
+
+use Target::{AtMost, RatioAtLeast, RatioAtMost};
+
+const METRICS: &[Metric] = &[
+    m(
+        "echo",
+        "round_trips_per_s",
+        "round trips/s",
+        true,
+        Some(RatioAtLeast(1.0)),
+        Some(RatioAtLeast(0.7)),
+    ),
+    m(
+        "echo",
+        "mb_per_s",
+        "MB/s (payload echoed)",
+        true,
+        None,
+        None,
+    ),
+    m("echo", "p50_us", "p50 µs", false, None, None),
+    m(
+        "echo",
+        "p99_us",
+        "p99 µs",
+        false,
+        Some(RatioAtMost(1.0)),
+        None,
+    ),
+    m(
+        "echo",
+        "errors",
+        "errors",
+        false,
+        Some(AtMost(0.0)),
+        Some(AtMost(0.0)),
+    ),
+    m(
+        "wss_echo",
+        "round_trips_per_s",
+        "round trips/s",
+        true,
+        Some(RatioAtLeast(0.9)),
+        None,
+    ),
+    m("wss_echo", "p50_us", "p50 µs", false, None, None),
+    m("wss_echo", "p99_us", "p99 µs", false, None, None),
+    m(
+        "wss_echo",
+        "errors",
+        "errors",
+        false,
+        Some(AtMost(0.0)),
+        None,
+    ),
+    m(
+        "fanout",
+        "deliveries_per_s",
+        "deliveries/s",
+        true,
+        Some(RatioAtLeast(1.0)),
+        None,
+    ),
+    m("fanout", "p50_us", "p50 delivery µs", false, None, None),
+    m("fanout", "p99_us", "p99 delivery µs", false, None, None),
+    m(
+        "fanout",
+        "lost",
+        "lost",
+        false,
+        Some(AtMost(0.0)),
+        Some(AtMost(0.0)),
+    ),
+    m(
+        "idle",
+        "rss_per_conn_kib",
+        "RSS per connection KiB",
+        false,
+        Some(AtMost(16.0)),
+        None,
+    ),
+    m("idle", "threads", "threads", false, None, None),
+    m(
+        "idle",
+        "idle_cpu_percent",
+        "CPU while idle %",
+        false,
+        Some(AtMost(0.1)),
+        None,
+    ),
+    m(
+        "idle",
+        "errors",
+        "errors",
+        false,
+        Some(AtMost(0.0)),
+        Some(AtMost(0.0)),
+    ),
+    m(
+        "churn",
+        "conns_per_s",
+        "connections/s",
+        true,
+        Some(RatioAtLeast(1.0)),
+        None,
+    ),
+    m(
+        "churn",
+        "errors",
+        "errors",
+        false,
+        Some(AtMost(0.0)),
+        Some(AtMost(0.0)),
+    ),
 ];
 
-/// Which tern servers get a ratio column.
+/// Which tern servers get a ratio column, with their target picker.
 const TERNS: &[&str] = &["tern", "tern-vm"];
+
+fn target_of(metric: &Metric, tern: &str) -> Option<Target> {
+    if tern == "tern" {
+        metric.tern
+    } else {
+        metric.vm
+    }
+}
 
 struct Args {
     raw: String,
@@ -201,16 +359,18 @@ fn main() {
     for t in &terns {
         md.push_str(&format!(" {t} / best peer |"));
     }
-    md.push_str("\n|---|---|");
+    md.push_str(" target (issue 7) |\n|---|---|");
     for _ in 0..a.servers.len() + terns.len() {
         md.push_str("---:|");
     }
-    md.push('\n');
+    md.push_str("---|\n");
+    let mut missed: Vec<String> = Vec::new();
 
     let mut rows = Vec::new();
     for (case, scenario) in &d.cases {
-        for &(sc, key, label, higher) in METRICS {
-            if sc != scenario {
+        for metric in METRICS {
+            let (key, label, higher) = (metric.key, metric.label, metric.higher_is_better);
+            if metric.scenario != scenario {
                 continue;
             }
             if key == "mb_per_s" && !case.contains("KiB") {
@@ -232,15 +392,43 @@ fn main() {
                 md.push_str(&format!(" {} |", fmt_value(key, *v)));
             }
             let mut ratios = Map::new();
+            let mut verdicts = Map::new();
             for t in &terns {
-                let r = ratio(med(case, t, key), best);
+                let value = med(case, t, key);
+                let r = ratio(value, best);
+                let target = target_of(metric, t);
+                let verdict = target.and_then(|g| g.met(value, r));
+                let mark = match verdict {
+                    Some(true) => " ✓",
+                    Some(false) => " ✗",
+                    None => "",
+                };
                 md.push_str(&match r {
-                    Some(r) => format!(" {r:.2}× |"),
-                    None => " — |".to_string(),
+                    Some(r) => format!(" {r:.2}×{mark} |"),
+                    None => format!(" —{mark} |"),
                 });
+                if let (Some(g), Some(ok)) = (target, verdict) {
+                    if !ok {
+                        missed.push(format!(
+                            "{t}: {case}, {label}: {} (target {}), median {}{}",
+                            r.map_or("—".into(), |r| format!("{r:.2}× the best peer")),
+                            g.text(),
+                            fmt_value(key, value),
+                            best.map_or(String::new(), |b| format!(
+                                " vs best peer {}",
+                                fmt_value(key, Some(b))
+                            )),
+                        ));
+                    }
+                }
                 ratios.insert(t.to_string(), json!(r));
+                verdicts.insert(t.to_string(), json!(verdict));
             }
-            md.push('\n');
+            let targets: Vec<String> = terns
+                .iter()
+                .filter_map(|t| target_of(metric, t).map(|g| format!("{t} {}", g.text())))
+                .collect();
+            md.push_str(&format!(" {} |\n", targets.join(", ")));
             let mut medians = Map::new();
             let mut per_round = Map::new();
             for s in &a.servers {
@@ -257,6 +445,7 @@ fn main() {
                 "case": case, "scenario": scenario, "metric": key, "label": label,
                 "higher_is_better": higher, "best_peer": best, "medians": medians,
                 "rounds": per_round, "tern_over_best_peer": ratios,
+                "target_met": verdicts,
             }));
         }
     }
@@ -276,9 +465,14 @@ fn main() {
             }
         ));
     }
-    print!("{md}\n{counts}");
+    let notes = notes(&d.raw, &missed);
+    let legend = "Medians over rounds. Ratios are tern ÷ the best peer (the faster one, or the \
+                  lower one for ↓ rows): above 1.0 is better on ↑ rows, below 1.0 is better on \
+                  ↓ rows. ✓/✗: the issue 7 target for that row, met or missed.\n";
+    let text = format!("{md}\n{legend}\n{counts}{notes}");
+    print!("{text}");
     if let Some(p) = &a.md {
-        write_or_die(p, format!("{md}\n{counts}"));
+        write_or_die(p, text);
     }
     if let Some(p) = &a.json {
         let out = json!({
@@ -300,6 +494,50 @@ fn main() {
             Err(e) => eprintln!("report: no plot: {e}"),
         }
     }
+}
+
+/// Missed targets, and every measurement whose client thread saturated or that saw
+/// errors or lost messages.
+fn notes(raw: &[Value], missed: &[String]) -> String {
+    let mut out = String::new();
+    if !missed.is_empty() {
+        out.push_str("\nTargets missed:\n");
+        for m in missed {
+            out.push_str(&format!("- {m}\n"));
+        }
+    }
+    let mut flagged = Vec::new();
+    for v in raw {
+        let who = format!(
+            "{} / {} / round {}",
+            v["case"].as_str().unwrap_or("?"),
+            v["server"].as_str().unwrap_or("?"),
+            v["round"]
+        );
+        if v["client_saturated"].as_bool() == Some(true) {
+            flagged.push(format!(
+                "{who}: a load-generator thread was saturated ({:.0}% busy)",
+                v["client_cpu_max"].as_f64().unwrap_or(0.0) * 100.0
+            ));
+        }
+        for key in ["errors", "lost", "out_of_order"] {
+            if v[key].as_f64().is_some_and(|x| x > 0.0) {
+                flagged.push(format!("{who}: {key} = {}", v[key]));
+            }
+        }
+        if let Some(kinds) = v["error_kinds"].as_object() {
+            for (k, n) in kinds {
+                flagged.push(format!("{who}:   {n} × {k}"));
+            }
+        }
+    }
+    if !flagged.is_empty() {
+        out.push_str("\nFlagged measurements:\n");
+        for f in flagged {
+            out.push_str(&format!("- {f}\n"));
+        }
+    }
+    out
 }
 
 fn write_or_die(path: &str, text: String) {
