@@ -31,7 +31,7 @@ impl Target {
         match self {
             Target::RatioAtLeast(r) => format!("≥ {r:.1}×"),
             Target::RatioAtMost(r) => format!("≤ {r:.1}×"),
-            Target::AtMost(v) if v == 0.0 => "0".to_string(),
+            Target::AtMost(0.0) => "0".to_string(),
             Target::AtMost(v) => format!("≤ {v}"),
         }
     }
