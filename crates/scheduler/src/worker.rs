@@ -1,13 +1,14 @@
 //! Worker threads: run queues, the LIFO slot, stealing, parking, and running one process.
 //!
-//! Queues: one injector (for threads that are not workers: timers, mailboxes, the
-//! bridge's readers) and one local queue per worker, each a short mutex-protected deque
-//! (only the owner pushes to its local queue; others lock it only to steal half). Each
-//! worker also has a LIFO slot in a thread-local: a process woken by a message sent from
-//! a worker runs next on that worker, so a request/reply pair or a token ring stays on one
-//! core without waking another thread. The slot is not stealable; a run of
-//! `LIFO_LIMIT` consecutive slot tasks sends the slot's task to the local queue so
-//! nothing queued behind it starves. Every 61st task is taken from the injector first.
+//! Queues: one local queue per worker, each a short mutex-protected deque. A worker
+//! pushes to its own; a thread that is not a worker (the timer, a mailbox owner, the
+//! bridge's readers) pushes to a worker's queue chosen round-robin by a thread-local
+//! counter, so there is no global lock on any wake-up path; idle workers steal half of a
+//! busy worker's queue. Each worker also has a LIFO slot in a thread-local: a process woken
+//! by a message sent from a worker runs next on that worker, so a request/reply pair or a
+//! token ring stays on one core without waking another thread. The slot is not stealable;
+//! a run of `LIFO_LIMIT` consecutive slot tasks sends the slot's task to the back of the
+//! local queue so nothing queued behind it starves.
 //!
 //! Parking (register, re-check, park): an idle worker pushes itself on the idle list,
 //! increments `num_idle`, issues a `SeqCst` fence, re-checks every queue, and only then
@@ -91,7 +92,6 @@ pub(crate) enum Place {
 const LIFO_LIMIT: u32 = 32;
 /// How many times an idle worker looks for work (a few microseconds in all) before parking.
 const SEARCH_ROUNDS: u32 = 32;
-const INJECTOR_BATCH: usize = 32;
 
 struct Local {
     queue: Mutex<VecDeque<Arc<Cell>>>,
@@ -108,10 +108,17 @@ struct Tls {
 
 thread_local! {
     static CURRENT: RefCell<Option<Tls>> = const { RefCell::new(None) };
+    /// Round-robin position of a non-worker thread's pushes, seeded per thread so that
+    /// different threads start on different workers.
+    static REMOTE_NEXT: std::cell::Cell<usize> = std::cell::Cell::new({
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(0);
+        h.finish() as usize
+    });
 }
 
 pub(crate) struct Queues {
-    injector: Mutex<VecDeque<Arc<Cell>>>,
     locals: Box<[Local]>,
     idle: Mutex<Vec<usize>>,
     num_idle: AtomicUsize,
@@ -122,7 +129,6 @@ pub(crate) struct Queues {
 impl Queues {
     pub(crate) fn new(workers: usize) -> Queues {
         Queues {
-            injector: Mutex::new(VecDeque::new()),
             locals: (0..workers)
                 .map(|_| Local {
                     queue: Mutex::new(VecDeque::new()),
@@ -137,7 +143,7 @@ impl Queues {
     }
 
     /// Pushes a runnable process. From one of this runtime's workers it goes to the LIFO
-    /// slot or the local queue; from any other thread, to the injector.
+    /// slot or the local queue; from any other thread, to some worker's queue.
     pub(crate) fn schedule(&self, shared: &Shared, cell: Arc<Cell>, place: Place) {
         let me = shared as *const Shared as usize;
         let leftover = CURRENT
@@ -162,7 +168,14 @@ impl Queues {
             })
             .unwrap_or(None);
         if let Some(cell) = leftover {
-            lock(&self.injector).push_back(cell);
+            let i = REMOTE_NEXT
+                .try_with(|n| {
+                    let i = n.get();
+                    n.set(i.wrapping_add(1));
+                    i
+                })
+                .unwrap_or(0);
+            lock(&self.locals[i % self.locals.len()].queue).push_back(cell);
             self.notify_idle();
         }
     }
@@ -196,7 +209,7 @@ impl Queues {
     }
 
     fn has_work(&self) -> bool {
-        !lock(&self.injector).is_empty() || self.locals.iter().any(|l| !lock(&l.queue).is_empty())
+        self.locals.iter().any(|l| !lock(&l.queue).is_empty())
     }
 
     /// Parks worker `index` (see the module docs). `true` when it was woken by a notifier
@@ -228,22 +241,6 @@ impl Queues {
         }
     }
 
-    fn pop_injector(&self, index: usize) -> Option<Arc<Cell>> {
-        let mut batch = {
-            let mut inj = lock(&self.injector);
-            if inj.is_empty() {
-                return None;
-            }
-            let n = (inj.len() / self.locals.len()).clamp(1, INJECTOR_BATCH);
-            inj.drain(..n).collect::<VecDeque<_>>()
-        };
-        let first = batch.pop_front();
-        if !batch.is_empty() {
-            lock(&self.locals[index].queue).extend(batch);
-        }
-        first
-    }
-
     fn steal(&self, index: usize) -> Option<Arc<Cell>> {
         let n = self.locals.len();
         for i in 1..n {
@@ -265,7 +262,7 @@ impl Queues {
         None
     }
 
-    fn next_task(&self, index: usize, tick: u32, streak: &mut u32) -> Option<Arc<Cell>> {
+    fn next_task(&self, index: usize, streak: &mut u32) -> Option<Arc<Cell>> {
         let lifo = CURRENT.with(|c| c.borrow_mut().as_mut().and_then(|t| t.lifo.take()));
         if let Some(cell) = lifo {
             if *streak < LIFO_LIMIT {
@@ -278,15 +275,7 @@ impl Queues {
             lock(&self.locals[index].queue).push_back(cell);
         }
         *streak = 0;
-        if tick % 61 == 0 {
-            if let Some(cell) = self.pop_injector(index) {
-                return Some(cell);
-            }
-        }
         if let Some(cell) = lock(&self.locals[index].queue).pop_front() {
-            return Some(cell);
-        }
-        if let Some(cell) = self.pop_injector(index) {
             return Some(cell);
         }
         self.steal(index)
@@ -294,8 +283,6 @@ impl Queues {
 
     /// Drops every queued task (shutdown, after the workers stopped).
     pub(crate) fn clear(&self) {
-        let injected = std::mem::take(&mut *lock(&self.injector));
-        drop(injected);
         for l in self.locals.iter() {
             let q = std::mem::take(&mut *lock(&l.queue));
             drop(q);
@@ -315,13 +302,11 @@ pub(crate) fn worker_main(rt: Runtime, index: usize) {
         })
     });
     let q = &shared.queues;
-    let mut tick: u32 = 0;
     let mut streak: u32 = 0;
     let mut searching = false;
     let mut spins: u32 = 0;
     while !q.shutdown.load(Ordering::Acquire) {
-        tick = tick.wrapping_add(1);
-        match q.next_task(index, tick, &mut streak) {
+        match q.next_task(index, &mut streak) {
             Some(cell) => {
                 spins = 0;
                 if searching {

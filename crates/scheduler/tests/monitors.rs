@@ -78,26 +78,44 @@ fn demonitor_suppresses_down() {
     rt.shutdown();
 }
 
+/// Monitors and kills `target`, waits until the Down is in its mailbox, then demonitors
+/// and reports how many messages are left.
+struct Flusher {
+    target: Pid,
+    report: Pid,
+    mref: Option<scheduler::MonitorRef>,
+}
+
+impl Process for Flusher {
+    fn resume(&mut self, cx: &mut Context<'_>) -> Step {
+        match self.mref {
+            None => {
+                self.mref = Some(cx.monitor(self.target));
+                cx.exit(self.target, ExitReason::Killed);
+                Step::WAIT
+            }
+            Some(r) => {
+                // Woken: the Down is in the mailbox now (nothing else is sent to us).
+                assert_eq!(cx.mailbox_len(), 1);
+                cx.demonitor(r);
+                let left = cx.mailbox_len();
+                cx.send(self.report, left);
+                Step::Exit(ExitReason::Normal)
+            }
+        }
+    }
+}
+
 #[test]
 fn demonitor_flushes_a_down_already_received() {
     let rt = runtime(2);
     let (me, mb) = rt.mailbox();
-    let watcher = rt.spawn_fn(move |cx, m| {
-        if let Ok(target) = m.downcast::<Pid>() {
-            let r = cx.monitor(target);
-            cx.exit(target, ExitReason::Killed);
-            // Wait (by pulling) until the Down is in our queue, then demonitor.
-            while cx.mailbox_len() == 0 {
-                std::thread::yield_now();
-            }
-            cx.demonitor(r);
-            let left = cx.mailbox_len();
-            cx.send(me, left);
-        }
-        Control::Continue
-    });
     let target = rt.spawn_fn(|_, _| Control::Continue);
-    rt.send(watcher, target);
+    rt.spawn(Flusher {
+        target,
+        report: me,
+        mref: None,
+    });
     assert_eq!(recv::<usize>(&mb), 0);
     rt.shutdown();
 }
