@@ -32,6 +32,16 @@ pub fn port_arg(usage: &str) -> Result<u16, String> {
         .map_err(|e| format!("bad port {arg:?}: {e}; usage: {usage}"))
 }
 
+/// Prints `listening on ADDR` on stdout (so a caller that passed port 0 learns the port).
+pub fn announce(listener: &tokio::net::TcpListener) {
+    use std::io::Write;
+    if let Ok(addr) = listener.local_addr() {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {addr}");
+        let _ = out.flush();
+    }
+}
+
 /// The room a request path names: `/room/NAME` gives `Some("NAME")` (NAME non-empty);
 /// every other path gives `None` (the connection echoes).
 pub fn room_of(path: &str) -> Option<&str> {

@@ -127,6 +127,7 @@ async fn main() {
             std::process::exit(1)
         });
     let rooms: Arc<Rooms<Out>> = Arc::default();
+    tern_bench::announce(&listener);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,

@@ -41,6 +41,7 @@ async fn main() {
             eprintln!("fws_echo: bind 127.0.0.1:{port}: {e}");
             std::process::exit(1)
         });
+    tern_bench::announce(&listener);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,

@@ -26,6 +26,7 @@ async fn main() {
             std::process::exit(1)
         });
     let rooms: Arc<Rooms<Message>> = Arc::default();
+    tern_bench::announce(&listener);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,

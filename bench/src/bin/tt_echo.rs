@@ -21,6 +21,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    tern_bench::announce(&listener);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,

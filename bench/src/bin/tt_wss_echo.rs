@@ -24,6 +24,7 @@ async fn main() {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap_or_else(|e| fail(format!("bind 127.0.0.1:{port}: {e}")));
+    tern_bench::announce(&listener);
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
