@@ -1,0 +1,89 @@
+//! Ping flood: a client sends pings and never reads the pongs. The pongs pile up in the
+//! server's outbound queue until the outbound-buffer rule closes the connection (1008); the
+//! server's memory stays bounded by that buffer, and the good clients go on.
+//! Short run: 300,000 pings at most, a 64 KiB outbound buffer. Soak: 1,000,000 pings, the
+//! default 4 MiB buffer.
+
+use std::io::{ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+use hardening::{
+    masked_frame, raw_upgrade, size, wait_until, GoodClients, RssMonitor, ServerArgs, ServerProc,
+    RTT_BOUND,
+};
+
+const EXE: &str = env!("CARGO_BIN_EXE_harden-server");
+
+#[test]
+fn a_ping_flood_is_closed_by_the_outbound_buffer_rule() {
+    let pings = size(300_000usize, 1_000_000);
+    let outbound = size(64 * 1024, 4 << 20);
+    let mut args = ServerArgs::default();
+    args.opts.outbound_buffer = outbound;
+    args.opts.close_timeout = Duration::from_secs(1);
+    let mut srv = ServerProc::start(EXE, &args);
+    let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
+    let before = srv.proc_stats();
+    let mon = RssMonitor::start(srv.pid(), Duration::from_millis(5));
+
+    let mut s = raw_upgrade(srv.port, "/echo", Duration::from_secs(5)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    let ping = masked_frame(true, 9, &[b'p'; 125]);
+    const BATCH: usize = 1000;
+    let batch = ping.repeat(BATCH);
+    let t0 = Instant::now();
+    let mut sent = 0;
+    let mut write_error = None;
+    while sent < pings {
+        match s.write_all(&batch) {
+            Ok(()) => sent += BATCH,
+            Err(e) => {
+                write_error = Some(e.kind());
+                break;
+            }
+        }
+    }
+    let took = t0.elapsed();
+    // Now read: pongs, then (if it got out before the socket was dropped) the 1008 close.
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut b = [0u8; 64 * 1024];
+    loop {
+        match s.read(&mut b) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&b[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    let close_frame = got
+        .windows(4)
+        .rev()
+        .find(|w| w[0] == 0x88 && w[1] >= 2 && w[1] < 126)
+        .map(|w| u16::from_be_bytes([w[2], w[3]]));
+    let peak = mon.finish();
+    println!(
+        "ping flood: {sent} pings in {took:?} (stopped by {write_error:?}); read back {} KiB, \
+         close frame {close_frame:?}; server RSS {} KiB before, {peak} KiB at peak (+{} KiB) \
+         with a {} KiB outbound buffer",
+        got.len() / 1024,
+        before.rss_kb,
+        peak.saturating_sub(before.rss_kb),
+        outbound / 1024
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || srv.stats().code(1008) == 1),
+        "the flooding connection was not closed by the outbound rule: {:?}",
+        srv.stats()
+    );
+    assert!(
+        peak <= before.rss_kb + (outbound / 1024) as u64 + 8 * 1024,
+        "RSS grew by {} KiB",
+        peak - before.rss_kb
+    );
+    let report = good.finish();
+    println!("ping flood: good clients {report:?}");
+    report.assert_ok(RTT_BOUND, 3);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}
