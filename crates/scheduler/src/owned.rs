@@ -14,6 +14,7 @@
 //!   yields `Down { NoProc }` at once. `Down` is delivered only while `mref` is recorded.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::message::{ExitReason, Message};
@@ -72,13 +73,32 @@ impl Owned {
     /// Moves everything in the inbox into this state. `false` when the inbox was empty.
     pub(crate) fn pull(&mut self, cell: &Cell) -> bool {
         let mut inbox = lock(&cell.inbox);
-        if inbox.queue.is_empty() {
+        cell.has_signal.store(false, Ordering::Relaxed); // under the lock: all drained now
+        if inbox.is_empty() {
             return false;
         }
-        while let Some(sig) = inbox.queue.pop_front() {
+        while let Some(sig) = inbox.pop() {
             self.absorb(sig);
         }
         true
+    }
+
+    /// `take_head`'s fast path: with nothing already taken, the first message in the inbox
+    /// is returned directly (signals before it are applied), without moving anything.
+    fn pop_inbox(&mut self, cell: &Cell) -> Option<Message> {
+        let mut inbox = lock(&cell.inbox);
+        while let Some(sig) = inbox.pop() {
+            match sig {
+                Signal::Msg(m) => return Some(m),
+                other => {
+                    self.absorb(other);
+                    if !self.queue.is_empty() || self.pending_exit.is_some() {
+                        return None; // a signal became a message (or an exit): go the slow way
+                    }
+                }
+            }
+        }
+        None
     }
 
     /// Applies one signal (see the module docs).
@@ -149,6 +169,12 @@ impl Owned {
 
     /// Takes the head message.
     pub(crate) fn take_head(&mut self, cell: &Cell) -> Option<Message> {
+        if self.queue.is_empty() && self.pending_exit.is_none() {
+            if let Some(m) = self.pop_inbox(cell) {
+                self.scan = 0;
+                return Some(m);
+            }
+        }
         loop {
             if let Some(m) = self.queue.pop_front() {
                 self.scan = 0;
@@ -238,7 +264,7 @@ impl Owned {
         let rest = {
             let mut inbox = lock(&cell.inbox);
             inbox.closed = true;
-            std::mem::take(&mut inbox.queue)
+            inbox.take_all().collect::<Vec<_>>()
         };
         let me = self.pid;
         for sig in rest {

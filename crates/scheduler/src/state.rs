@@ -53,7 +53,7 @@ impl RunState {
         // pushed under the inbox lock before this load: if the worker's `start_run` (which
         // clears `NOTIFIED`) came before that push's lock in the lock's order, this load
         // sees its effect; if after, the worker's drain sees the push.
-        if self.0.load(Ordering::Acquire) & (NOTIFIED | EXITED) != 0 {
+        if self.0.load(Ordering::SeqCst) & (NOTIFIED | EXITED) != 0 {
             return false;
         }
         let prev = self.0.fetch_or(NOTIFIED, Ordering::AcqRel);
@@ -62,7 +62,7 @@ impl RunState {
 
     /// A worker took the process off a run queue: queued → running.
     pub(crate) fn start_run(&self) {
-        let prev = self.0.fetch_xor(NOTIFIED | RUNNING, Ordering::AcqRel);
+        let prev = self.0.fetch_xor(NOTIFIED | RUNNING, Ordering::SeqCst);
         debug_assert_eq!(
             prev & (NOTIFIED | RUNNING),
             NOTIFIED,

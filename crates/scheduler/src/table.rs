@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::owned::Owned;
@@ -72,11 +72,47 @@ impl Hasher for DenseHasher {
 }
 pub(crate) type IdMap<K, V> = HashMap<K, V, IdBuild>;
 
-/// What other threads push to; drained by the process.
+/// What other threads push to; drained by the process. The oldest signal sits in `head`,
+/// so an actor that gets one message at a time never allocates a queue buffer.
 pub(crate) struct Inbox {
-    pub(crate) queue: VecDeque<Signal>,
+    head: Option<Signal>,
+    rest: VecDeque<Signal>,
     /// Set by the exit path under this lock; after it, pushes bounce back to the sender.
     pub(crate) closed: bool,
+}
+
+impl Inbox {
+    fn new() -> Inbox {
+        Inbox {
+            head: None,
+            rest: VecDeque::new(),
+            closed: false,
+        }
+    }
+
+    fn push(&mut self, sig: Signal) {
+        if self.head.is_none() && self.rest.is_empty() {
+            self.head = Some(sig);
+        } else {
+            self.rest.push_back(sig);
+        }
+    }
+
+    /// The oldest signal.
+    pub(crate) fn pop(&mut self) -> Option<Signal> {
+        self.head.take().or_else(|| self.rest.pop_front())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_none() && self.rest.is_empty()
+    }
+
+    /// Everything, oldest first (the exit path).
+    pub(crate) fn take_all(&mut self) -> impl Iterator<Item = Signal> {
+        let head = self.head.take();
+        let rest = std::mem::take(&mut self.rest);
+        head.into_iter().chain(rest)
+    }
 }
 
 pub(crate) struct Actor {
@@ -93,6 +129,12 @@ pub(crate) enum Body {
 pub(crate) struct Cell {
     pub(crate) pid: Pid,
     pub(crate) state: RunState,
+    /// Set (under the inbox lock) when a signal other than a message is pushed; the runner
+    /// then drains the inbox before `resume`, so exit signals apply even to a process that
+    /// never receives. `SeqCst`, like the loads of the run state that pair with it: a
+    /// sender whose `notify` saw the process queued has stored this flag before the
+    /// worker's `start_run`, which loads it after.
+    pub(crate) has_signal: AtomicBool,
     pub(crate) inbox: Mutex<Inbox>,
     pub(crate) body: Body,
 }
@@ -102,10 +144,8 @@ impl Cell {
         Cell {
             pid,
             state: RunState::new_queued(),
-            inbox: Mutex::new(Inbox {
-                queue: VecDeque::new(),
-                closed: false,
-            }),
+            has_signal: AtomicBool::new(false),
+            inbox: Mutex::new(Inbox::new()),
             body,
         }
     }
@@ -116,7 +156,10 @@ impl Cell {
         if inbox.closed {
             return Err(sig);
         }
-        inbox.queue.push_back(sig);
+        if !matches!(sig, Signal::Msg(_)) {
+            self.has_signal.store(true, Ordering::SeqCst);
+        }
+        inbox.push(sig);
         Ok(())
     }
 }

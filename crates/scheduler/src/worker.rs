@@ -378,7 +378,9 @@ pub(crate) fn run_process(rt: &Runtime, cell: &Arc<Cell>) -> After {
     if timed_out {
         own.scan = 0;
     }
-    own.pull(cell);
+    if cell.has_signal.load(Ordering::SeqCst) {
+        own.pull(cell); // apply exit signals even if the process never receives
+    }
     let step = match own.pending_exit.take() {
         Some(reason) => Step::Exit(reason),
         None => {
