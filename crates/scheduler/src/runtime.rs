@@ -20,10 +20,12 @@
 //! # Lock order
 //! Locks are held briefly and never across user code, except the process slot (held by
 //! the thread running the process, around `resume`). The only nestings are:
-//! process slot → a target's inbox / a table shard / a run queue / the timer heap
-//! (sends and spawns from inside `resume`), and registry → run-state word (atomic, no lock).
-//! No lock is ever taken while holding an inbox, a table shard, a run queue or the timer
-//! heap, so no cycle can form.
+//! - process slot → anything below (sends, spawns and timers from inside `resume`);
+//! - table shard → one inbox (`deliver` pushes while the shard is locked);
+//! - registry → run-state word (an atomic, no lock).
+//!
+//! No lock is taken while holding an inbox, a run queue, the timer heap or the idle list,
+//! and nothing but an inbox is taken under a shard, so no cycle can form.
 //!
 //! # Who may block
 //! Worker threads block only when every run queue is empty (parked on a condvar).

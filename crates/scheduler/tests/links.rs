@@ -303,3 +303,37 @@ fn dropping_a_mailbox_exits_normally() {
     assert!(!rt.is_alive(other));
     rt.shutdown();
 }
+
+/// Never receives: only burns its budget and yields.
+struct Busy;
+impl Process for Busy {
+    fn resume(&mut self, cx: &mut Context<'_>) -> Step {
+        while cx.consume(1) {}
+        Step::Yield
+    }
+}
+
+/// Never receives and never wakes by itself: waits forever.
+struct Deaf;
+impl Process for Deaf {
+    fn resume(&mut self, cx: &mut Context<'_>) -> Step {
+        cx.trap_exit(true);
+        Step::WAIT
+    }
+}
+
+#[test]
+fn exit_signals_reach_processes_that_never_receive() {
+    let rt = runtime(2);
+    let (_me, mb) = rt.mailbox();
+    let busy = rt.spawn(Busy);
+    mb.monitor(busy);
+    rt.exit(busy, ExitReason::custom("stop"));
+    assert_eq!(format!("{:?}", down_reason(&mb, busy)), "Custom(\"stop\")");
+    let deaf = rt.spawn(Deaf);
+    mb.monitor(deaf);
+    rt.exit(deaf, ExitReason::custom("trapped")); // becomes a message it never reads
+    rt.exit(deaf, ExitReason::Killed);
+    assert!(matches!(down_reason(&mb, deaf), ExitReason::Killed));
+    rt.shutdown();
+}
