@@ -313,11 +313,16 @@ impl Process for Busy {
     }
 }
 
-/// Never receives and never wakes by itself: waits forever.
-struct Deaf;
+/// Traps exits, says so, then never receives: waits forever.
+struct Deaf {
+    report: Option<Pid>,
+}
 impl Process for Deaf {
     fn resume(&mut self, cx: &mut Context<'_>) -> Step {
-        cx.trap_exit(true);
+        if let Some(report) = self.report.take() {
+            cx.trap_exit(true);
+            cx.send(report, "trapping");
+        }
         Step::WAIT
     }
 }
@@ -325,12 +330,13 @@ impl Process for Deaf {
 #[test]
 fn exit_signals_reach_processes_that_never_receive() {
     let rt = runtime(2);
-    let (_me, mb) = rt.mailbox();
+    let (me, mb) = rt.mailbox();
     let busy = rt.spawn(Busy);
     mb.monitor(busy);
     rt.exit(busy, ExitReason::custom("stop"));
     assert_eq!(format!("{:?}", down_reason(&mb, busy)), "Custom(\"stop\")");
-    let deaf = rt.spawn(Deaf);
+    let deaf = rt.spawn(Deaf { report: Some(me) });
+    assert_eq!(recv::<&str>(&mb), "trapping");
     mb.monitor(deaf);
     rt.exit(deaf, ExitReason::custom("trapped")); // becomes a message it never reads
     rt.exit(deaf, ExitReason::Killed);
