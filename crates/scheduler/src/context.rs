@@ -99,6 +99,14 @@ impl Context<'_> {
         self.rt.shared.spawn_boxed(Box::new(p), |_| {})
     }
 
+    /// Spawns a message-handler actor (see [`Runtime::spawn_fn`]).
+    pub fn spawn_fn(
+        &mut self,
+        f: impl FnMut(&mut Context<'_>, Message) -> crate::Control + Send + 'static,
+    ) -> Pid {
+        self.rt.spawn_fn(f)
+    }
+
     /// Spawns a process linked to this one (atomically: the link exists before it runs).
     pub fn spawn_link(&mut self, p: impl Process) -> Pid {
         let me = self.own.pid;

@@ -66,6 +66,11 @@ impl Timers {
         let mut inner = lock(&self.inner);
         let id = inner.next_id;
         inner.next_id += 1;
+        if inner.shutdown {
+            drop(inner);
+            drop(action); // nothing will ever fire it
+            return id;
+        }
         let earliest = inner.heap.peek().map(|Reverse((d, _))| *d);
         inner.heap.push(Reverse((deadline, id)));
         inner.entries.insert(id, Entry { deadline, action });

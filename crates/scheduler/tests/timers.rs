@@ -92,4 +92,6 @@ fn shutdown_drops_pending_timers() {
     rt.shutdown();
     assert!(t.elapsed() < Duration::from_secs(5));
     assert_eq!(rt.pending_timers(), 0);
+    rt.send_after(Duration::from_secs(1), me, 2u8);
+    assert_eq!(rt.pending_timers(), 0, "no timers are kept after shutdown");
 }
