@@ -43,6 +43,16 @@ pub(crate) struct Native {
     pub imp: Imp,
 }
 
+impl Native {
+    pub(crate) const fn pure(name: &'static str, arity: u8, f: PureFn) -> Native {
+        pure(name, arity, f)
+    }
+
+    pub(crate) const fn cx(name: &'static str, arity: u8, f: CxFn) -> Native {
+        cx(name, arity, f)
+    }
+}
+
 const fn pure(name: &'static str, arity: u8, f: PureFn) -> Native {
     Native {
         name,

@@ -732,7 +732,10 @@ impl Parser {
             let head = match pending.take() {
                 Some(h) => h,
                 None => {
-                    if matches!(self.peek(), Tok::End | Tok::After | Tok::Eof) {
+                    if self.at(&Tok::Eof) {
+                        return Err(self.unexpected("a clause or `end`"));
+                    }
+                    if matches!(self.peek(), Tok::End | Tok::After) {
                         return Ok(out);
                     }
                     if self.at(&Tok::Else) {
@@ -994,6 +997,9 @@ mod tests {
         assert!(is_incomplete("[1, 2,"));
         assert!(is_incomplete("\"abc"));
         assert!(is_incomplete("f(1,\n"));
+        assert!(is_incomplete("receive do\n"));
+        assert!(is_incomplete("receive do\n x -> x\n"));
+        assert!(is_incomplete("case 1 do\n"));
         assert!(!is_incomplete("f(1)"));
         assert!(!is_incomplete("f(1))"));
     }

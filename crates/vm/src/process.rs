@@ -16,8 +16,9 @@ use scheduler::{Context, ExitReason, Mailbox, Message, MonitorRef, Pid, Process,
 
 use crate::compiler::Program;
 use crate::error::Error;
-use crate::value::Value;
+use crate::value::{Atom, Value};
 use crate::vm::{value_reason, Host, Limits, Outcome, Vm};
+use crate::ws_natives::{conn_value, request_value, Handlers};
 
 /// Where `IO.println` writes.
 pub type OutputFn = Arc<dyn Fn(&str) + Send + Sync>;
@@ -37,7 +38,6 @@ pub struct Env {
     /// Per-process limits.
     pub limits: Limits,
     /// Live `Ws` servers (for `:servers`, `:rooms` and shutdown).
-    #[allow(dead_code)] // read by the Ws module
     pub(crate) servers: crate::ws_natives::Servers,
 }
 
@@ -68,6 +68,24 @@ pub struct VmProcess {
     start_error: Option<Error>,
     /// Told how the process ended (`tern run`'s main thread).
     report_to: Option<Pid>,
+    /// Set for a WebSocket connection's process: it runs callbacks per event.
+    driver: Option<Box<ConnDriver>>,
+}
+
+/// The event loop of a connection process.
+struct ConnDriver {
+    conn: bridge::Conn,
+    conn_value: Value,
+    handlers: Handlers,
+    running: Callback,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Callback {
+    None,
+    Connect,
+    Other,
+    Close,
 }
 
 impl VmProcess {
@@ -80,6 +98,190 @@ impl VmProcess {
             env,
             start_error,
             report_to: None,
+            driver: None,
+        }
+    }
+
+    /// The process of one WebSocket connection: it runs `handlers` for its events.
+    pub(crate) fn for_conn(
+        env: Arc<Env>,
+        prog: Arc<Program>,
+        handlers: Handlers,
+        conn: bridge::Conn,
+    ) -> VmProcess {
+        let vm = Vm::new(prog, env.limits);
+        VmProcess {
+            vm,
+            env,
+            start_error: None,
+            report_to: None,
+            driver: Some(Box::new(ConnDriver {
+                conn_value: conn_value(conn.clone()),
+                conn,
+                handlers,
+                running: Callback::None,
+            })),
+        }
+    }
+
+    /// A connection process between callbacks: takes the next event and starts its
+    /// callback. `Err` is the step to return.
+    fn next_event(&mut self, cx: &mut Context<'_>) -> Result<(), Step> {
+        let d = self.driver.as_mut().expect("a connection process");
+        let Some(msg) = cx.recv() else {
+            return Err(Step::WAIT);
+        };
+        let (f, args, kind) = match bridge::Event::from_message(msg) {
+            Ok(ev) => {
+                let (_, kind) = ev.into_parts();
+                match kind {
+                    bridge::EventKind::Connect => match &d.handlers.on_connect {
+                        Some(f) => (
+                            f.clone(),
+                            vec![d.conn_value.clone(), request_value(&d.conn)],
+                            Callback::Connect,
+                        ),
+                        None => {
+                            let _ = d.conn.accept();
+                            return Ok(());
+                        }
+                    },
+                    bridge::EventKind::Message(data) => {
+                        let Some(f) = &d.handlers.on_message else {
+                            return Ok(());
+                        };
+                        let msg = match data {
+                            bridge::Data::Text(s) => {
+                                Value::tuple(vec![Value::Atom(Atom::TEXT), Value::str(s)])
+                            }
+                            bridge::Data::Binary(b) => {
+                                Value::tuple(vec![Value::Atom(Atom::BINARY), Value::Bin(b.into())])
+                            }
+                            _ => return Ok(()),
+                        };
+                        (f.clone(), vec![d.conn_value.clone(), msg], Callback::Other)
+                    }
+                    bridge::EventKind::Closed { code, reason } => match &d.handlers.on_close {
+                        Some(f) => (
+                            f.clone(),
+                            vec![
+                                d.conn_value.clone(),
+                                Value::Int(code as i64),
+                                Value::str(reason),
+                            ],
+                            Callback::Close,
+                        ),
+                        None => return Err(Step::Exit(ExitReason::Normal)),
+                    },
+                    _ => return Ok(()),
+                }
+            }
+            Err(msg) => {
+                let v = match &msg {
+                    Message::User(b) => match b.downcast_ref::<Value>() {
+                        Some(v) => v.clone(),
+                        None => return Ok(()),
+                    },
+                    other => match crate::vm::system_message(other) {
+                        Some(v) => v,
+                        None => return Ok(()),
+                    },
+                };
+                match &d.handlers.on_info {
+                    Some(f) => (f.clone(), vec![d.conn_value.clone(), v], Callback::Other),
+                    None => {
+                        log::debug!("connection process dropped a message: {v}");
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        d.running = kind;
+        if let Err(e) = self.vm.start_call(f, args) {
+            return Err(self.crash(cx, e));
+        }
+        Ok(())
+    }
+
+    fn crash(&mut self, cx: &mut Context<'_>, e: Error) -> Step {
+        let reason = ExitReason::crashed(crash_text(&e));
+        if let Some(d) = &self.driver {
+            if d.running == Callback::Connect {
+                let _ = d.conn.reject(500);
+            }
+        }
+        self.finish(cx, Err(e));
+        Step::Exit(reason)
+    }
+
+    /// A callback returned `v`.
+    fn callback_done(&mut self, v: Value) -> Result<(), Step> {
+        let d = self.driver.as_mut().expect("a connection process");
+        let kind = std::mem::replace(&mut d.running, Callback::None);
+        match kind {
+            Callback::Connect => match &v {
+                Value::Atom(a) if *a == Atom::OK => {
+                    let _ = d.conn.accept();
+                }
+                Value::Tuple(t) if t.len() == 2 && t[0] == Value::Atom(Atom::REJECT) => {
+                    let status = match &t[1] {
+                        Value::Int(n) => u16::try_from(*n).ok().filter(|s| (400..600).contains(s)),
+                        _ => None,
+                    };
+                    let _ = d.conn.reject(status.unwrap_or(403));
+                }
+                other => {
+                    let _ = d.conn.reject(500);
+                    return Err(Step::Exit(ExitReason::crashed(format!(
+                        "on_connect must return :ok or {{:reject, status}}, got {}",
+                        crate::vm::short(other)
+                    ))));
+                }
+            },
+            Callback::Close => return Err(Step::Exit(ExitReason::Normal)),
+            Callback::Other | Callback::None => {}
+        }
+        Ok(())
+    }
+
+    fn resume_conn(&mut self, cx: &mut Context<'_>) -> Step {
+        let env = self.env.clone();
+        loop {
+            if !self.vm.has_frames() {
+                if let Err(step) = self.next_event(cx) {
+                    return step;
+                }
+                if !self.vm.has_frames() {
+                    if !cx.consume(1) {
+                        return Step::Yield;
+                    }
+                    continue;
+                }
+            }
+            let outcome = self.vm.run(&mut ContextHost { cx }, &env);
+            match outcome {
+                Outcome::Return(v) => {
+                    if let Err(step) = self.callback_done(v) {
+                        if let Step::Exit(ExitReason::Crashed(msg)) = &step {
+                            (self.env.on_crash)(
+                                cx.pid(),
+                                &Error::Runtime {
+                                    reason: msg.to_string(),
+                                    trace: vec![],
+                                },
+                            );
+                        }
+                        return step;
+                    }
+                    if !cx.consume(1) {
+                        return Step::Yield;
+                    }
+                }
+                Outcome::Wait(deadline) => return Step::Wait { deadline },
+                Outcome::Yield => return Step::Yield,
+                Outcome::Exit(v) => return Step::Exit(value_reason(&v)),
+                Outcome::Error(e) => return self.crash(cx, e),
+            }
         }
     }
 
@@ -106,6 +308,9 @@ impl VmProcess {
 
 impl Process for VmProcess {
     fn resume(&mut self, cx: &mut Context<'_>) -> Step {
+        if self.driver.is_some() {
+            return self.resume_conn(cx);
+        }
         if let Some(e) = self.start_error.take() {
             let reason = ExitReason::crashed(crash_text(&e));
             self.finish(cx, Err(e));

@@ -214,6 +214,8 @@ pub trait Handle: Any + Send + Sync {
     fn describe(&self) -> String;
     /// For downcasting.
     fn as_any(&self) -> &dyn Any;
+    /// Kind and id: two handles of the same object are equal.
+    fn identity(&self) -> (&'static str, u64);
 }
 
 /// A function value.

@@ -153,6 +153,11 @@ impl Vm {
         }
     }
 
+    /// `true` while a call is in progress.
+    pub(crate) fn has_frames(&self) -> bool {
+        !self.frames.is_empty()
+    }
+
     /// Sets up a call of `f(args)` as the outermost frame.
     pub(crate) fn start_call(&mut self, f: Value, args: Vec<Value>) -> Result<(), Error> {
         let argc = args.len();

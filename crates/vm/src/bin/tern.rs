@@ -39,10 +39,22 @@ fn run(path: &str, argv: Vec<String>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let signals = block_stop_signals();
     let rt = scheduler::Runtime::new(scheduler::Config::default());
     let mut env = env(&rt);
     env.argv = argv;
     let env = Arc::new(env);
+    if let Some(set) = signals {
+        let env = env.clone();
+        let _ = std::thread::Builder::new()
+            .name("tern-signals".into())
+            .spawn(move || {
+                let sig = wait_signal(&set);
+                log::info!("signal {sig}: stopping the servers");
+                vm::stop_servers(&env);
+                std::process::exit(0);
+            });
+    }
     let r = run_main(env.clone(), Arc::new(prog));
     let code = match r {
         Ok(()) => {
@@ -111,4 +123,34 @@ fn repl() -> ExitCode {
     vm::stop_servers(&env);
     rt.shutdown();
     ExitCode::SUCCESS
+}
+
+/// Blocks SIGINT and SIGTERM in this thread and so in every thread started after it, so that
+/// one thread can take them with `sigwait` and stop the servers gracefully (close 1001).
+fn block_stop_signals() -> Option<libc::sigset_t> {
+    // SAFETY: `set` is a plain C struct initialised by sigemptyset before use; the calls only
+    // read and write it and this thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        if libc::sigemptyset(&mut set) != 0
+            || libc::sigaddset(&mut set, libc::SIGINT) != 0
+            || libc::sigaddset(&mut set, libc::SIGTERM) != 0
+            || libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0
+        {
+            return None;
+        }
+        Some(set)
+    }
+}
+
+/// Waits for one of the blocked signals.
+fn wait_signal(set: &libc::sigset_t) -> i32 {
+    let mut sig: libc::c_int = 0;
+    loop {
+        // SAFETY: `set` is a valid, initialised signal set; `sig` is a valid out pointer.
+        let r = unsafe { libc::sigwait(set, &mut sig) };
+        if r == 0 {
+            return sig;
+        }
+    }
 }
