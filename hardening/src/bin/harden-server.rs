@@ -107,8 +107,30 @@ impl Handler for Harden {
     }
 }
 
+/// One stderr line per panic, message included, so that the tests can tell the panics they
+/// asked for (`... asked to ...`) from real ones.
+fn one_line_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let at = info
+            .location()
+            .map_or_else(String::new, |l| format!(" at {}:{}", l.file(), l.line()));
+        let thread = std::thread::current();
+        eprintln!(
+            "thread '{}' panicked{at}: {msg}",
+            thread.name().unwrap_or("?")
+        );
+    }));
+}
+
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    one_line_panics();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let a = match ServerArgs::parse(&args) {
         Ok(a) => a,

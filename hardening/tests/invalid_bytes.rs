@@ -1,0 +1,291 @@
+//! Invalid bytes: random garbage after the handshake, garbage instead of a handshake, half
+//! handshakes, and random bytes and half handshakes to the TLS port. Each ends in a clean
+//! close with the right close code or HTTP status (or at the handshake deadline), with no
+//! panic and no log flood, while the good clients go on.
+//! Short run: 60 seeds per case. Soak: 1,000.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hardening::{
+    close_code, raw_upgrade, read_frame, read_http_head, size, upgrade_request, wait_until,
+    GoodClients, Rng, ServerArgs, ServerProc, RTT_BOUND,
+};
+
+const EXE: &str = env!("CARGO_BIN_EXE_harden-server");
+const DEADLINE: Duration = Duration::from_millis(1000);
+
+fn server(tls: Option<(std::path::PathBuf, std::path::PathBuf)>) -> ServerProc {
+    let mut args = ServerArgs::default();
+    args.opts.handshake_timeout = DEADLINE;
+    args.opts.close_timeout = Duration::from_secs(1);
+    args.tls = tls;
+    ServerProc::start(EXE, &args)
+}
+
+fn tally(m: &mut std::collections::BTreeMap<String, usize>, k: String) {
+    *m.entry(k).or_default() += 1;
+}
+
+/// Reads until the end of the stream (EOF or reset) within `within`; false if still open.
+fn ends_within(s: &mut impl Read, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    let mut b = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn garbage_after_the_handshake_is_closed_with_a_protocol_code() {
+    let seeds = size(60u64, 1000);
+    let mut srv = server(None);
+    let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
+    let mut outcomes = std::collections::BTreeMap::new();
+    for seed in 1..=seeds {
+        let mut rng = Rng::new(seed);
+        let len = 1 + rng.below(4096) as usize;
+        let garbage = rng.bytes(len);
+        let mut s = raw_upgrade(srv.port, "/echo", Duration::from_secs(5)).unwrap();
+        let _ = s.write_all(&garbage);
+        let _ = s.shutdown(Shutdown::Write);
+        // Echoed frames (a random prefix can be a valid frame), then the close or the end.
+        let outcome = loop {
+            match read_frame(&mut s, 64 << 20) {
+                Ok(f) if f.opcode == 8 => break format!("close {:?}", close_code(&f.payload)),
+                Ok(_) => continue,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    panic!("seed {seed}: the server neither answered nor closed within 5 s")
+                }
+                Err(_) => break "end of stream without a close frame".to_string(),
+            }
+        };
+        tally(&mut outcomes, outcome);
+    }
+    println!("garbage after the handshake: {seeds} seeds: {outcomes:?}");
+    for k in outcomes.keys() {
+        assert!(
+            k.starts_with("end")
+                || ["Some(1002)", "Some(1007)", "Some(1009)"]
+                    .iter()
+                    .any(|c| k.ends_with(c)),
+            "unexpected outcome {k}"
+        );
+    }
+    assert!(wait_until(Duration::from_secs(10), || srv.stats().live == 3));
+    let s = srv.stats();
+    println!(
+        "garbage after the handshake: server on_close codes {:?}",
+        s.codes
+    );
+    for (code, _) in &s.codes {
+        assert!(
+            [1002, 1006, 1007, 1009].contains(code),
+            "on_close reported {code}: {s:?}"
+        );
+    }
+    assert_eq!(s.closed, seeds, "one on_close per garbage connection");
+    assert_eq!(s.dup_closes, 0);
+    good.finish().assert_ok(RTT_BOUND, 3);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}
+
+#[test]
+fn garbage_and_half_handshakes_instead_of_a_handshake() {
+    let seeds = size(60u64, 1000);
+    let mut srv = server(None);
+    let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
+    let mut outcomes = std::collections::BTreeMap::new();
+    for seed in 1..=seeds {
+        let mut rng = Rng::new(seed);
+        let len = 1 + rng.below(2048) as usize;
+        let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+        let _ = s.write_all(&rng.bytes(len));
+        let _ = s.shutdown(Shutdown::Write);
+        let head =
+            read_http_head(&mut s, Instant::now() + Duration::from_secs(5)).unwrap_or_default();
+        let status = head.lines().next().unwrap_or("(closed)").to_string();
+        assert!(
+            status == "(closed)" || status.starts_with("HTTP/1.1 4"),
+            "seed {seed}: {status:?}"
+        );
+        assert!(
+            ends_within(&mut s, Duration::from_secs(5)),
+            "seed {seed}: left open"
+        );
+        tally(&mut outcomes, format!("garbage: {status}"));
+    }
+    // Half handshakes: the request cut short, then the client either leaves or goes silent.
+    let req = upgrade_request("/echo").into_bytes();
+    let cuts = [1, 10, req.len() / 2, req.len() - 3];
+    for &cut in &cuts {
+        let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+        s.write_all(&req[..cut]).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let head =
+            read_http_head(&mut s, Instant::now() + Duration::from_secs(5)).unwrap_or_default();
+        let status = head.lines().next().unwrap_or("(closed)").to_string();
+        assert!(!status.contains("101"), "a half request was upgraded");
+        tally(&mut outcomes, format!("half, then leaves: {status}"));
+    }
+    for &cut in &cuts {
+        let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+        let t0 = Instant::now();
+        s.write_all(&req[..cut]).unwrap();
+        let head =
+            read_http_head(&mut s, t0 + DEADLINE + Duration::from_secs(3)).unwrap_or_default();
+        let status = head.lines().next().unwrap_or("(closed)").to_string();
+        let took = t0.elapsed();
+        assert!(
+            took >= DEADLINE - Duration::from_millis(100),
+            "a silent half request was dropped before the deadline ({took:?})"
+        );
+        assert!(ends_within(&mut s, Duration::from_secs(3)));
+        tally(&mut outcomes, format!("half, then silent: {status}"));
+    }
+    println!("garbage instead of a handshake: {outcomes:?}");
+    let s = srv.stats();
+    assert_eq!(
+        s.accepted, 3,
+        "only the good clients reached on_connect: {s:?}"
+    );
+    assert!(wait_until(Duration::from_secs(5), || srv.stats().live == 3));
+    good.finish().assert_ok(RTT_BOUND, 3);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("tern-harden-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn random_bytes_and_half_handshakes_to_the_tls_port() {
+    let seeds = size(60u64, 1000);
+    let dir = temp_dir();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let mut srv = server(Some((cert, key)));
+    let tls_port = srv.tls_port.expect("tls port");
+    let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
+    let client_cfg: Arc<rustls::ClientConfig> =
+        ws::client_config_from_pem(ck.cert.pem().as_bytes()).unwrap();
+    let name = || rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut outcomes = std::collections::BTreeMap::new();
+
+    // Random bytes: an alert or a plain close, quickly.
+    for seed in 1..=seeds {
+        let mut rng = Rng::new(seed);
+        let len = 1 + rng.below(2048) as usize;
+        let mut s = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(&rng.bytes(len));
+        let _ = s.shutdown(Shutdown::Write);
+        let mut first = [0u8; 1];
+        let what = match s.read(&mut first) {
+            Ok(0) => "closed".to_string(),
+            Ok(_) if first[0] == 0x15 => "TLS alert".to_string(),
+            Ok(_) => format!("record type {}", first[0]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("seed {seed}: no answer and no close within 5 s")
+            }
+            Err(_) => "reset".to_string(),
+        };
+        assert!(
+            ends_within(&mut s, Duration::from_secs(5)),
+            "seed {seed}: left open"
+        );
+        tally(&mut outcomes, format!("random bytes: {what}"));
+    }
+
+    // Half a ClientHello, then silence: dropped at the handshake deadline.
+    let mut hello = Vec::new();
+    rustls::ClientConnection::new(client_cfg.clone(), name())
+        .unwrap()
+        .write_tls(&mut hello)
+        .unwrap();
+    for cut in [1, 5, hello.len() / 2, hello.len() - 1] {
+        let mut s = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let t0 = Instant::now();
+        s.write_all(&hello[..cut]).unwrap();
+        assert!(ends_within(&mut s, DEADLINE + Duration::from_secs(3)));
+        let took = t0.elapsed();
+        assert!(
+            took >= DEADLINE - Duration::from_millis(100),
+            "dropped early: {took:?}"
+        );
+        tally(
+            &mut outcomes,
+            "half a ClientHello: closed at the deadline".into(),
+        );
+    }
+
+    // A whole TLS handshake, then half an upgrade request and silence.
+    let req = upgrade_request("/echo").into_bytes();
+    for cut in [1, req.len() / 2, req.len() - 3] {
+        let tcp = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut tls = rustls::StreamOwned::new(
+            rustls::ClientConnection::new(client_cfg.clone(), name()).unwrap(),
+            tcp,
+        );
+        let t0 = Instant::now();
+        tls.write_all(&req[..cut]).unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 1024];
+        let end = loop {
+            match tls.read(&mut b) {
+                Ok(0) => break "close_notify".to_string(),
+                Ok(n) => got.extend_from_slice(&b[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    panic!("half request over TLS: still open 5 s on")
+                }
+                Err(e) => break format!("{:?}", e.kind()),
+            }
+        };
+        let took = t0.elapsed();
+        assert!(
+            took >= DEADLINE - Duration::from_millis(100),
+            "dropped early: {took:?}"
+        );
+        assert!(
+            took <= DEADLINE + Duration::from_secs(3),
+            "dropped late: {took:?}"
+        );
+        let status = String::from_utf8_lossy(&got)
+            .lines()
+            .next()
+            .unwrap_or("(no answer)")
+            .to_string();
+        tally(
+            &mut outcomes,
+            format!("TLS, half a request: {status}, then {end}"),
+        );
+    }
+    println!("TLS port: {outcomes:?}");
+    assert!(wait_until(Duration::from_secs(5), || srv.stats().tls_live == 0));
+    let s = srv.stats();
+    assert_eq!(
+        s.accepted, 3,
+        "only the good clients reached on_connect: {s:?}"
+    );
+    good.finish().assert_ok(RTT_BOUND, 3);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(dir);
+}
