@@ -22,7 +22,7 @@ for t in "${TARGETS[@]}"; do
     log="artifacts/$t.log"
     echo "== fuzzing $t for ${SECS}s" >&2
     cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- \
-        -max_total_time="$SECS" -jobs=1 -workers=1 -print_final_stats=1 \
+        -max_total_time="$SECS" -print_final_stats=1 \
         -artifact_prefix="artifacts/$t/" >"$log" 2>&1
     rc=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
