@@ -214,6 +214,14 @@ impl Conn {
     pub fn is_open(&self) -> bool {
         self.inner.lock_out().phase == Phase::Open
     }
+    /// Messages (count, bytes) delivered to the connection actor and not yet processed: what
+    /// inbound flow control bounds (see [`Options::inbound_queue_messages`](crate::Options)).
+    pub fn pending_inbound(&self) -> (usize, usize) {
+        (
+            self.inner.in_msgs.load(Ordering::SeqCst),
+            self.inner.in_bytes.load(Ordering::SeqCst),
+        )
+    }
     /// Bytes waiting in the outbound queue.
     pub fn queued_bytes(&self) -> usize {
         self.inner.lock_out().q.queued()

@@ -11,8 +11,9 @@
 //!   close, set `Out::close_req` and wake this thread, which runs the close through
 //!   `ws::Connection` and queues the close frame last.
 //! - Inbound flow control: after posting a message, if the actor's unprocessed input is over
-//!   the bounds, the thread sets `paused`, re-checks, and stops asking for POLLIN; the
-//!   actor's tickets wake it once under the bounds again.
+//!   the bounds, the thread sets `paused`, re-checks, and stops feeding and reading (the rest
+//!   of the current read, at most one buffer, waits in `stash`) and stops asking for POLLIN;
+//!   the actor's tickets wake it once under the bounds again.
 //! - Exactly once per connection whose `Connect` was posted and that the actor did not
 //!   reject, `finish` runs: the socket is released, the connection leaves every room and the
 //!   server's table, then `Closed` is posted (so `on_close` sees it out of every room).
@@ -175,8 +176,8 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
     s.register(&conn);
     let pid = s.spawn_actor(conn.clone());
     conn.set_pid(pid);
+    // The watcher monitors the actor, then posts its `Connect` (see `watch.rs`).
     s.rt.send(s.watcher, WatchMsg::Watch(pid, conn.clone()));
-    s.rt.send(pid, Event::new(conn.clone(), EventKind::Connect, None));
 
     // Wait for the actor's decision, under the same handshake deadline.
     let decision = loop {
@@ -262,6 +263,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         linger_until: None,
         give_up_if_stuck: false,
         deferred: None,
+        stash: Vec::new(),
     };
     let (code, reason) = lp.run(&rest);
     finish(s, &conn, pid, &sock, &mut lp.tr, code, reason);
@@ -436,6 +438,8 @@ struct Loop<'a> {
     /// Our close frame (echo or failure), held until the actor has handled the messages it
     /// was given, or until the instant.
     deferred: Option<(Vec<u8>, Instant)>,
+    /// Input read but not yet fed, because reading paused (flow control) mid-buffer.
+    stash: Vec<u8>,
 }
 
 impl Loop<'_> {
@@ -448,7 +452,11 @@ impl Loop<'_> {
         loop {
             self.release_deferred();
             self.take_close_request();
-            if self.ended.is_none() && !self.paused && !self.read_eof {
+            if self.ended.is_none() && !self.paused && !self.stash.is_empty() {
+                let stash = std::mem::take(&mut self.stash);
+                self.feed(&stash);
+            }
+            if self.ended.is_none() && !self.paused && !self.read_eof && self.stash.is_empty() {
                 self.read(&mut buf);
             }
             self.timers();
@@ -549,6 +557,11 @@ impl Loop<'_> {
                     }
                     if let Some(ev) = p.event {
                         self.event(ev);
+                    }
+                    if self.paused && !data.is_empty() {
+                        // The actor is behind: keep the rest (at most one read) for later.
+                        self.stash.extend_from_slice(data);
+                        return;
                     }
                 }
                 Err(e) => {
@@ -758,7 +771,7 @@ impl Loop<'_> {
                     .unwrap_or((1006, String::new())),
             );
         }
-        if self.read_eof {
+        if self.read_eof && self.stash.is_empty() {
             // TCP ended without a close handshake (or before the peer answered ours).
             return Some((1006, String::new()));
         }

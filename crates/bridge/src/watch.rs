@@ -4,7 +4,9 @@
 //!
 //! Invariants:
 //! - The I/O thread sends `Watch` right after it spawned the actor and `Unwatch` when the
-//!   connection has ended; the watcher holds a `Conn` only in between.
+//!   connection has ended; the watcher holds a `Conn` only in between. The watcher monitors
+//!   the actor and only then posts its `Connect` event, so the monitor exists before the
+//!   actor can act on the connection (and die of it).
 //! - On the actor's `Down`: the connection is aborted with 1000 after a normal exit, 1011
 //!   after any other; a connection already closing is left alone.
 
@@ -13,6 +15,7 @@ use std::collections::HashMap;
 use scheduler::{Control, Message, MonitorRef, Pid, Runtime};
 
 use crate::conn::Conn;
+use crate::event::{Event, EventKind};
 
 pub(crate) enum WatchMsg {
     Watch(Pid, Conn),
@@ -38,7 +41,10 @@ pub(crate) fn spawn_watcher(rt: &Runtime) -> Pid {
             }
             other => match other.downcast::<WatchMsg>() {
                 Ok(WatchMsg::Watch(pid, conn)) => {
+                    // Monitor first, then hand the actor its first event: so a `Down` with
+                    // `NoProc` can only mean the actor died before it heard of the connection.
                     let m = cx.monitor(pid);
+                    cx.send(pid, Event::new(conn.clone(), EventKind::Connect, None));
                     watched.insert(pid, (m, conn));
                 }
                 Ok(WatchMsg::Unwatch(pid)) => {
