@@ -564,6 +564,17 @@ mod tests {
     #[test]
     fn invalid_utf8_is_1007() {
         expect_close(&masked(0x1, true, &[0xce, 0xba, 0xff]), 1007);
+        // Autobahn 6.4.x: the first fragment is already invalid, the message is not finished,
+        // and the connection fails at once.
+        expect_close(&masked(0x1, false, &[0xce, 0xba, 0xff]), 1007);
+        // Even in the middle of one frame's payload: the first bad chunk fails it.
+        let mut c = server();
+        let f = masked(0x1, true, &[b'a', 0xff, b'b', b'c']);
+        assert!(feed_all(&mut c, &f[..7]).unwrap().is_empty());
+        assert!(matches!(
+            feed_all(&mut c, &f[7..8]),
+            Err(Error::InvalidUtf8)
+        ));
     }
 
     #[test]
@@ -684,10 +695,14 @@ mod tests {
     #[test]
     fn sending_invalid_close_code_refused() {
         let mut c = server();
-        assert!(matches!(
-            c.close(Some(1005), "", Instant::now()),
-            Err(Error::InvalidCloseCode { code: 1005 })
-        ));
+        // RFC 6455 §7.4.1: 1005, 1006 and 1015 are never sent; 1004 is reserved.
+        for code in [1004, 1005, 1006, 1015, 999, 5000] {
+            assert!(matches!(
+                c.close(Some(code), "", Instant::now()),
+                Err(Error::InvalidCloseCode { code: c }) if c == code
+            ));
+        }
+        assert_eq!(c.close_state(), CloseState::Open);
     }
 
     #[test]

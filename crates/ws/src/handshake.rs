@@ -648,6 +648,14 @@ mod tests {
         .unwrap();
         assert!(text.starts_with("HTTP/1.1 426 "));
         assert!(text.contains("Sec-WebSocket-Version: 13\r\n"));
+        let text = String::from_utf8(
+            Response::from_error(&Error::HandshakeTimeout)
+                .unwrap()
+                .to_bytes(),
+        )
+        .unwrap();
+        assert!(text.starts_with("HTTP/1.1 408 "));
+        assert!(Response::from_error(&Error::InvalidUtf8).is_none());
         let text = String::from_utf8(Response::reject(403, "go away").to_bytes()).unwrap();
         assert!(text.starts_with("HTTP/1.1 403 go away\r\n"));
         assert!(text.ends_with("Content-Length: 7\r\n\r\ngo away"));
