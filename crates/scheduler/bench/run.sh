@@ -32,6 +32,7 @@ raw=${OUT:-$(mktemp)}
 : >"$raw"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
 for round in $(seq 1 "$rounds"); do
     for b in "${benches[@]}"; do
         # shellcheck disable=SC2086 # the benchmark's arguments are meant to split
@@ -39,7 +40,7 @@ for round in $(seq 1 "$rounds"); do
         # shellcheck disable=SC2086
         "${erlang[@]}" $b | tee -a "$raw"
     done
-    echo "# round $round of $rounds done" >&2
+    echo "# round $round of $rounds done; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 
 # field NAME: the value of a numeric JSON field on each line of stdin.
