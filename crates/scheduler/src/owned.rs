@@ -174,6 +174,9 @@ impl Owned {
                 self.scan = 0;
                 return Some(m);
             }
+            if self.queue.is_empty() {
+                return None; // the inbox was empty (or held only signals, now applied)
+            }
         }
         loop {
             if let Some(m) = self.queue.pop_front() {
