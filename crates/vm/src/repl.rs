@@ -37,7 +37,8 @@ pub enum ReplOutput {
 const HELP: &str = "\
 Type an expression to evaluate it; its value is printed in source syntax.
   let pattern = value        bind variables (they persist between lines)
-  fn name(args) do ... end   define a function (all its clauses in one input)
+  fn name(args) do ... end   define a function; clauses entered one after the other
+                             add to it, anything else in between starts it anew
 An unfinished `do ... end`, bracket or string continues on the next line.
 Commands:
   :help        this text
@@ -56,6 +57,9 @@ pub struct Repl {
     queue: VecDeque<Message>,
     pending: String,
     line_no: u32,
+    /// The function clauses the previous input defined: an input that defines more clauses
+    /// of the same function right after adds to them instead of replacing them.
+    recent: Vec<crate::ast::FnClause>,
 }
 
 impl Repl {
@@ -70,6 +74,7 @@ impl Repl {
             queue: VecDeque::new(),
             pending: String::new(),
             line_no: 0,
+            recent: Vec::new(),
         }
     }
 
@@ -158,17 +163,28 @@ impl Repl {
             }
         }
         let mut out = Vec::new();
+        let recent = std::mem::take(&mut self.recent);
         if !fns.is_empty() {
             let mut names: Vec<String> = fns
                 .iter()
                 .map(|f| format!("{}/{}", f.name, f.params.len()))
                 .collect();
             names.dedup();
-            match self.prog.define(fns, &file) {
+            // clauses of a function defined by the previous input continue it
+            let same = |a: &crate::ast::FnClause, b: &crate::ast::FnClause| {
+                a.name == b.name && a.params.len() == b.params.len()
+            };
+            let mut all: Vec<_> = recent
+                .into_iter()
+                .filter(|r| fns.iter().any(|f| same(f, r)))
+                .collect();
+            all.extend(fns);
+            match self.prog.define(all.clone(), &file) {
                 Ok(p) => self.prog = Arc::new(p),
                 Err(e) => return ReplOutput::Error(e.render("repl", src)),
             }
             if exprs.is_empty() {
+                self.recent = all;
                 return ReplOutput::Text(format!("defined {}", names.join(", ")));
             }
         }
