@@ -13,10 +13,15 @@
 //! Parking (register, re-check, park): an idle worker pushes itself on the idle list,
 //! increments `num_idle`, issues a `SeqCst` fence, re-checks every queue, and only then
 //! parks on its `Parker`. A scheduler pushes its task, fences, and reads `num_idle`: one of
-//! the two sees the other, so no task is left in a queue while every worker sleeps. At most
-//! one woken worker is "searching" at a time (`num_searching`), so a burst of pushes wakes
-//! one worker, not one per push; a searcher that finds work and was the last one wakes the
-//! next idle worker if there is one.
+//! the two sees the other, so no task is left in a queue while every worker sleeps.
+//!
+//! Searching: before parking, an idle worker keeps looking for `SEARCH_ROUNDS` rounds (a few
+//! microseconds, giving its CPU away every 8th round; bounded, never a busy loop), and a
+//! worker woken by a notifier starts out looking. While any worker is looking
+//! (`num_searching > 0`), pushers skip the wake-up, so a burst of pushes wakes one worker,
+//! not one per push, and a producer/consumer pair on two workers does not pay a system call
+//! per task. A searcher that finds work and was the last one wakes the next idle worker, if
+//! any, to look in its place.
 //!
 //! Who may block: workers block only in `Parker::park` when no task is queued anywhere, and
 //! briefly on the queue mutexes. `resume` must not block. Locks are never nested here
