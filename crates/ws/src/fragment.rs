@@ -127,15 +127,20 @@ impl FragmentState {
             });
         }
         // Growth: when the buffer is full, grow its capacity to GROWTH × the bytes it will
-        // hold after this chunk, but never past the end of the current frame. So capacity
-        // stays within GROWTH × the bytes actually received, whatever a header claims, and a
-        // large frame arriving in 128 KiB reads is reallocated (copied) at most a few times.
+        // hold after this chunk, capped by the end of the message as far as it is known: the
+        // end of this frame if it is the final one, else the message limit. So capacity stays
+        // within GROWTH × the bytes actually received, whatever a header claims; growth is
+        // geometric (amortised linear copying even for a message of many tiny fragments); and
+        // a large frame arriving in 128 KiB reads is reallocated only a few times.
         let len = self.buf.len();
         if self.buf.capacity() - len < n {
             let target = (len + n).saturating_mul(GROWTH);
-            let frame_end =
-                len.saturating_add(usize::try_from(self.frame_left).unwrap_or(usize::MAX));
-            self.buf.reserve_exact(target.min(frame_end) - len);
+            let end = if self.frame_fin {
+                len.saturating_add(usize::try_from(self.frame_left).unwrap_or(usize::MAX))
+            } else {
+                self.max_message_size.max(len + n)
+            };
+            self.buf.reserve_exact(target.min(end) - len);
         }
         self.frame_left -= n as u64;
         Ok(())
@@ -292,6 +297,34 @@ mod tests {
             frame(&mut f, Opcode::Text, true, &[0xe2, 0x82]),
             Err(Error::InvalidUtf8)
         ));
+    }
+
+    #[test]
+    fn many_tiny_fragments_grow_geometrically() {
+        let mut f = FragmentState::new(1 << 20);
+        let mut reallocs = 0;
+        let mut cap = f.capacity();
+        for _ in 0..100_000 {
+            let op = if f.in_message() {
+                Opcode::Continuation
+            } else {
+                Opcode::Binary
+            };
+            frame(&mut f, op, false, b"x").unwrap();
+            if f.capacity() != cap {
+                reallocs += 1;
+                cap = f.capacity();
+            }
+            assert!(f.capacity() <= GROWTH * f.buf.len());
+        }
+        assert!(
+            reallocs < 20,
+            "{reallocs} reallocations for 100000 fragments"
+        );
+        assert_eq!(
+            frame(&mut f, Opcode::Continuation, true, b"").unwrap(),
+            Some(Event::Binary(vec![b'x'; 100_000]))
+        );
     }
 
     #[test]

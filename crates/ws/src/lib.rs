@@ -42,3 +42,20 @@ pub use tls::{
 
 /// Re-exported so users name the same rustls types as this crate.
 pub use rustls;
+
+#[cfg(test)]
+mod tests {
+    /// The bridge shares `WsStream` between threads and moves the rest into them.
+    #[test]
+    fn thread_safety_of_public_types() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<crate::WsStream>();
+        send_sync::<crate::Error>();
+        send_sync::<crate::Config>();
+        send::<crate::Connection>();
+        send::<crate::ServerHandshake>();
+        send::<crate::HeartbeatState>();
+        send::<crate::Client>();
+    }
+}
