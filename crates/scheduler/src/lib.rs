@@ -6,6 +6,24 @@
 //! machine or a message handler ([`Runtime::spawn_fn`]); a VM process keeps its stack as
 //! data. See `docs/actors.md` for the model from a user's point of view.
 //!
+//! ```
+//! use std::time::Duration;
+//! use scheduler::{Config, Control, Runtime};
+//!
+//! let rt = Runtime::new(Config::default());
+//! let (me, mailbox) = rt.mailbox(); // a pid for this (non-actor) thread
+//! let doubler = rt.spawn_fn(move |cx, msg| {
+//!     if let Ok(n) = msg.downcast::<u64>() {
+//!         cx.send(me, n * 2);
+//!     }
+//!     Control::Continue
+//! });
+//! rt.send(doubler, 21u64);
+//! let reply = mailbox.recv_timeout(Duration::from_secs(5)).unwrap();
+//! assert_eq!(reply.downcast::<u64>().unwrap(), 42);
+//! rt.shutdown();
+//! ```
+//!
 //! # Map
 //! - `runtime`: [`Runtime`], the shared state, spawn/send/exit/timers/registry entry points.
 //! - `state`: the run-state word of a process and its transitions.
