@@ -73,6 +73,46 @@ pub fn sample(pid: u32) -> io::Result<ProcSample> {
     })
 }
 
+/// Totals over every thread of a process, from `/proc/PID/task/*`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskTotals {
+    /// Time on a CPU in nanoseconds (`schedstat`, nanosecond resolution, unlike the
+    /// 10 ms ticks of `stat`).
+    pub cpu_ns: u64,
+    /// Context switches, voluntary and involuntary.
+    pub switches: u64,
+}
+
+/// Sums [`TaskTotals`] over the live threads of `pid`. Threads that exit between the
+/// listing and the read are skipped (their time is lost: keep windows short of churn).
+pub fn task_totals(pid: u32) -> io::Result<TaskTotals> {
+    let mut t = TaskTotals::default();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let dir = task?.path();
+        let (Ok(status), Ok(sched)) = (
+            std::fs::read_to_string(dir.join("status")),
+            std::fs::read_to_string(dir.join("schedstat")),
+        ) else {
+            continue;
+        };
+        t.switches += parse_switches(&status);
+        t.cpu_ns += sched
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Ok(t)
+}
+
+/// `voluntary_ctxt_switches + nonvoluntary_ctxt_switches` of one `status` text.
+pub fn parse_switches(text: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.contains("ctxt_switches:"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
 /// CPU time (user + system) used so far by the calling thread.
 pub fn thread_cpu() -> Duration {
     let mut ru = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -105,6 +145,14 @@ mod tests {
         // utime = 11, stime = 12 (fields 14 and 15).
         assert_eq!(parse_stat_ticks(t).unwrap(), 23);
         assert!(parse_stat_ticks("garbage").is_err());
+    }
+
+    #[test]
+    fn switches_sum_both_kinds() {
+        let t = "voluntary_ctxt_switches:\t10\nnonvoluntary_ctxt_switches:\t5\n";
+        assert_eq!(parse_switches(t), 15);
+        let t = task_totals(std::process::id()).unwrap();
+        assert!(t.cpu_ns > 0 && t.switches > 0);
     }
 
     #[test]

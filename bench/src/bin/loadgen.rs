@@ -358,78 +358,150 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// The server's CPU time and context switches over a measurement window, per operation.
+/// CPU comes from the process-wide tick counters (which keep the time of threads that
+/// exited, e.g. per-connection threads in churn; 10 ms resolution) for windows of 2 s or
+/// more, and from the per-thread nanosecond counters for shorter windows.
+struct ServerWatch {
+    pid: u32,
+    start: procfs::TaskTotals,
+    ticks_cpu: Duration,
+    t0: Instant,
+}
+
+impl ServerWatch {
+    fn start(pid: Option<u32>) -> Option<Self> {
+        let pid = pid?;
+        Some(ServerWatch {
+            pid,
+            start: procfs::task_totals(pid).ok()?,
+            ticks_cpu: procfs::sample(pid).ok()?.cpu,
+            t0: Instant::now(),
+        })
+    }
+
+    /// Closes the window now.
+    fn stop(self) -> Option<Window> {
+        let end = procfs::task_totals(self.pid).ok()?;
+        let ticks = procfs::sample(self.pid).ok()?.cpu;
+        let wall = self.t0.elapsed().as_secs_f64().max(1e-9);
+        let cpu = if wall >= 2.0 {
+            ticks.saturating_sub(self.ticks_cpu).as_secs_f64()
+        } else {
+            end.cpu_ns.saturating_sub(self.start.cpu_ns) as f64 / 1e9
+        };
+        Some(Window {
+            cpu,
+            switches: end.switches.saturating_sub(self.start.switches),
+            wall,
+        })
+    }
+}
+
+/// What the server used over a closed window.
+struct Window {
+    cpu: f64,
+    switches: u64,
+    wall: f64,
+}
+
+impl Window {
+    /// Adds `server_cpu_percent`, `server_cpu_us_per_op` and `server_switches_per_op`.
+    fn put(&self, ops: u64, out: &mut Value) {
+        let ops = ops.max(1) as f64;
+        out["server_cpu_percent"] = json!(round2(self.cpu / self.wall * 100.0));
+        out["server_cpu_us_per_op"] = json!(round2(self.cpu * 1e6 / ops));
+        out["server_switches_per_op"] = json!(round2(self.switches as f64 / ops));
+    }
+}
+
+/// Watches the server from `warmup` after now until `duration` later.
+fn watch_window(pid: Option<u32>, warmup: Duration, duration: Duration) -> Option<Window> {
+    std::thread::sleep(warmup);
+    let w = ServerWatch::start(pid);
+    std::thread::sleep(duration);
+    w?.stop()
+}
+
 // ---------------------------------------------------------------- echo
 
 fn echo(o: Opts) -> Value {
     let threads = o.threads.min(o.conns);
-    let start_line = Arc::new(Barrier::new(threads));
+    // The client threads and this one, which watches the server over the measured window.
+    let start_line = Arc::new(Barrier::new(threads + 1));
+    let sl = start_line.clone();
     let opcode = if o.binary { op::BINARY } else { op::TEXT };
     let oc = o.clone();
-    let per_thread = on_threads(threads, move |i| {
-        let o = oc.clone();
-        let start_line = start_line.clone();
-        async move {
-            let mut errors = Errors::default();
-            let mut conns = Vec::new();
-            for k in 0..share_of(o.conns, threads, i) {
-                match connect(&o, "/", (i * 100_003 + k) as u64 + 1).await {
-                    Ok(c) => conns.push(c),
-                    Err(e) => errors.add(&e),
+    let clients = std::thread::spawn(move || {
+        on_threads(threads, move |i| {
+            let o = oc.clone();
+            let start_line = sl.clone();
+            async move {
+                let mut errors = Errors::default();
+                let mut conns = Vec::new();
+                for k in 0..share_of(o.conns, threads, i) {
+                    match connect(&o, "/", (i * 100_003 + k) as u64 + 1).await {
+                        Ok(c) => conns.push(c),
+                        Err(e) => errors.add(&e),
+                    }
                 }
-            }
-            start_line.wait();
-            let (cpu0, t0) = (thread_cpu(), Instant::now());
-            let measure_from = t0 + o.warmup;
-            let end = measure_from + o.duration;
-            let tasks: Vec<_> = conns
-                .into_iter()
-                .map(|mut c| {
-                    let data = payload(o.size, o.binary);
-                    let limit = o.op_timeout;
-                    tokio::spawn(async move {
-                        let mut lat = Vec::with_capacity(4096);
-                        let mut err = None;
-                        loop {
-                            let t = Instant::now();
-                            if t >= end {
-                                break;
-                            }
-                            match bounded(limit, round_trip(&mut c, opcode, &data)).await {
-                                Ok(()) if t >= measure_from => {
-                                    lat.push(t.elapsed().as_nanos() as u64)
-                                }
-                                Ok(()) => {}
-                                Err(e) => {
-                                    err = Some(e);
+                start_line.wait();
+                let (cpu0, t0) = (thread_cpu(), Instant::now());
+                let measure_from = t0 + o.warmup;
+                let end = measure_from + o.duration;
+                let tasks: Vec<_> = conns
+                    .into_iter()
+                    .map(|mut c| {
+                        let data = payload(o.size, o.binary);
+                        let limit = o.op_timeout;
+                        tokio::spawn(async move {
+                            let mut lat = Vec::with_capacity(4096);
+                            let mut err = None;
+                            loop {
+                                let t = Instant::now();
+                                if t >= end {
                                     break;
                                 }
+                                match bounded(limit, round_trip(&mut c, opcode, &data)).await {
+                                    Ok(()) if t >= measure_from => {
+                                        lat.push(t.elapsed().as_nanos() as u64)
+                                    }
+                                    Ok(()) => {}
+                                    Err(e) => {
+                                        err = Some(e);
+                                        break;
+                                    }
+                                }
+                            }
+                            (lat, err, c)
+                        })
+                    })
+                    .collect();
+                let mut lat = Vec::new();
+                let mut survivors = Vec::new();
+                for t in tasks {
+                    match t.await {
+                        Ok((l, e, c)) => {
+                            lat.extend_from_slice(&l);
+                            match e {
+                                Some(e) => errors.add(&e),
+                                None => survivors.push(c),
                             }
                         }
-                        (lat, err, c)
-                    })
-                })
-                .collect();
-            let mut lat = Vec::new();
-            let mut survivors = Vec::new();
-            for t in tasks {
-                match t.await {
-                    Ok((l, e, c)) => {
-                        lat.extend_from_slice(&l);
-                        match e {
-                            Some(e) => errors.add(&e),
-                            None => survivors.push(c),
-                        }
+                        Err(e) => errors.add(&io::Error::other(e.to_string())),
                     }
-                    Err(e) => errors.add(&io::Error::other(e.to_string())),
                 }
+                let load = ThreadLoad::measure_since(cpu0, t0);
+                for c in survivors {
+                    let _ = bounded(Duration::from_secs(1), c.close()).await;
+                }
+                (lat, errors, load)
             }
-            let load = ThreadLoad::measure_since(cpu0, t0);
-            for c in survivors {
-                let _ = bounded(Duration::from_secs(1), c.close()).await;
-            }
-            (lat, errors, load)
-        }
+        })
     });
+    start_line.wait();
+    let watch = watch_window(o.pid, o.warmup, o.duration);
+    let per_thread = clients.join().expect("echo client threads panicked");
     let mut lat = Vec::new();
     let mut errors = Errors::default();
     let mut loads = Vec::new();
@@ -456,6 +528,9 @@ fn echo(o: Opts) -> Value {
     out["mb_per_s"] = json!(round2(rts * o.size as f64 / 1e6));
     out["p50_us"] = json!(round2(p50));
     out["p99_us"] = json!(round2(p99));
+    if let Some(w) = watch {
+        w.put(out["round_trips"].as_u64().unwrap_or(0), &mut out);
+    }
     errors.put(&mut out);
     client_load(&mut out, &loads, "echo");
     out
@@ -493,7 +568,8 @@ fn fanout(o: Opts) -> Value {
         first_send_ns: AtomicU64::new(0),
         done: AtomicUsize::new(0),
     });
-    let connected = Arc::new(Barrier::new(threads + 1));
+    // Member threads, the publisher and this thread (which watches the server).
+    let connected = Arc::new(Barrier::new(threads + 2));
     let path = format!("/room/{}", o.room);
 
     // The publisher, on a thread of its own.
@@ -511,57 +587,71 @@ fn fanout(o: Opts) -> Value {
             .expect("spawn publisher")
     };
 
-    let (oc, fc) = (o.clone(), fan.clone());
-    let per_thread = on_threads(threads, move |i| {
-        let (o, fan, connected, path) = (oc.clone(), fc.clone(), connected.clone(), path.clone());
-        async move {
-            let mut errors = Errors::default();
-            let mut conns = Vec::new();
-            let n = share_of(o.members, threads, i);
-            let mut k = 0;
-            while k < n {
-                let batch: Vec<_> = (k..n.min(k + 50))
-                    .map(|j| {
-                        let (o, path) = (o.clone(), path.clone());
-                        tokio::spawn(async move {
-                            connect(&o, &path, (i * 100_003 + j) as u64 + 1).await
+    let (oc, fc, cc) = (o.clone(), fan.clone(), connected.clone());
+    let members = std::thread::spawn(move || {
+        on_threads(threads, move |i| {
+            let (o, fan, connected, path) = (oc.clone(), fc.clone(), cc.clone(), path.clone());
+            async move {
+                let mut errors = Errors::default();
+                let mut conns = Vec::new();
+                let n = share_of(o.members, threads, i);
+                let mut k = 0;
+                while k < n {
+                    let batch: Vec<_> = (k..n.min(k + 50))
+                        .map(|j| {
+                            let (o, path) = (o.clone(), path.clone());
+                            tokio::spawn(async move {
+                                connect(&o, &path, (i * 100_003 + j) as u64 + 1).await
+                            })
                         })
-                    })
+                        .collect();
+                    k = n.min(k + 50);
+                    for b in batch {
+                        match b.await {
+                            Ok(Ok(c)) => conns.push(c),
+                            Ok(Err(e)) => errors.add(&e),
+                            Err(e) => errors.add(&io::Error::other(e.to_string())),
+                        }
+                    }
+                }
+                let connected_here = conns.len();
+                connected.wait();
+                let (cpu0, t0) = (thread_cpu(), Instant::now());
+                let tasks: Vec<_> = conns
+                    .into_iter()
+                    .map(|c| tokio::spawn(member(c, fan.clone(), o.messages)))
                     .collect();
-                k = n.min(k + 50);
-                for b in batch {
-                    match b.await {
-                        Ok(Ok(c)) => conns.push(c),
-                        Ok(Err(e)) => errors.add(&e),
+                let mut result = MemberResult::default();
+                for t in tasks {
+                    match t.await {
+                        Ok(r) => result.merge(r),
                         Err(e) => errors.add(&io::Error::other(e.to_string())),
                     }
                 }
-            }
-            let connected_here = conns.len();
-            connected.wait();
-            let (cpu0, t0) = (thread_cpu(), Instant::now());
-            let tasks: Vec<_> = conns
-                .into_iter()
-                .map(|c| tokio::spawn(member(c, fan.clone(), o.messages)))
-                .collect();
-            let mut result = MemberResult::default();
-            for t in tasks {
-                match t.await {
-                    Ok(r) => result.merge(r),
-                    Err(e) => errors.add(&io::Error::other(e.to_string())),
+                for e in std::mem::take(&mut result.errors) {
+                    errors.add(&e);
                 }
+                (
+                    result,
+                    errors,
+                    connected_here,
+                    ThreadLoad::measure_since(cpu0, t0),
+                )
             }
-            for e in std::mem::take(&mut result.errors) {
-                errors.add(&e);
-            }
-            (
-                result,
-                errors,
-                connected_here,
-                ThreadLoad::measure_since(cpu0, t0),
-            )
-        }
+        })
     });
+    connected.wait();
+    let watch = ServerWatch::start(o.pid);
+    // Close the window when every member has stopped listening (before their closes).
+    let give_up = Instant::now() + Duration::from_secs(90);
+    while fan.done.load(Ordering::Acquire) < o.members && !members.is_finished() {
+        if Instant::now() >= give_up {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let watch = watch.and_then(ServerWatch::stop);
+    let per_thread = members.join().expect("member threads panicked");
     let pub_result = publisher.join().expect("publisher panicked");
 
     let mut all = MemberResult::default();
@@ -605,6 +695,9 @@ fn fanout(o: Opts) -> Value {
     out["lost"] =
         json!(expected.saturating_sub(deliveries) + (o.members - connected_members) * o.messages);
     out["out_of_order"] = json!(all.out_of_order);
+    if let Some(w) = watch {
+        w.put(deliveries as u64, &mut out);
+    }
     errors.put(&mut out);
     client_load(&mut out, &loads, "fan-out");
     out
@@ -854,52 +947,57 @@ fn idle(o: Opts) -> Value {
 
 fn churn(o: Opts) -> Value {
     let threads = o.threads.min(o.conns);
-    let start_line = Arc::new(Barrier::new(threads));
-    let oc = o.clone();
-    let per_thread = on_threads(threads, move |i| {
-        let (o, start_line) = (oc.clone(), start_line.clone());
-        async move {
-            start_line.wait();
-            let (cpu0, t0) = (thread_cpu(), Instant::now());
-            let end = t0 + o.duration;
-            let tasks: Vec<_> = (0..share_of(o.conns, threads, i))
-                .map(|k| {
-                    let o = o.clone();
-                    tokio::spawn(async move {
-                        let data = payload(32, false);
-                        let mut ok = 0u64;
-                        let mut errors = Errors::default();
-                        let mut seed = (i * 100_003 + k * 1_009) as u64 + 1;
-                        while Instant::now() < end {
-                            seed += 1;
-                            let one = async {
-                                let mut c = connect(&o, "/", seed).await?;
-                                round_trip(&mut c, op::TEXT, &data).await?;
-                                c.close().await
-                            };
-                            match bounded(o.op_timeout, one).await {
-                                Ok(()) => ok += 1,
-                                Err(e) => errors.add(&e),
+    let start_line = Arc::new(Barrier::new(threads + 1));
+    let (oc, sl) = (o.clone(), start_line.clone());
+    let clients = std::thread::spawn(move || {
+        on_threads(threads, move |i| {
+            let (o, start_line) = (oc.clone(), sl.clone());
+            async move {
+                start_line.wait();
+                let (cpu0, t0) = (thread_cpu(), Instant::now());
+                let end = t0 + o.duration;
+                let tasks: Vec<_> = (0..share_of(o.conns, threads, i))
+                    .map(|k| {
+                        let o = o.clone();
+                        tokio::spawn(async move {
+                            let data = payload(32, false);
+                            let mut ok = 0u64;
+                            let mut errors = Errors::default();
+                            let mut seed = (i * 100_003 + k * 1_009) as u64 + 1;
+                            while Instant::now() < end {
+                                seed += 1;
+                                let one = async {
+                                    let mut c = connect(&o, "/", seed).await?;
+                                    round_trip(&mut c, op::TEXT, &data).await?;
+                                    c.close().await
+                                };
+                                match bounded(o.op_timeout, one).await {
+                                    Ok(()) => ok += 1,
+                                    Err(e) => errors.add(&e),
+                                }
                             }
-                        }
-                        (ok, errors)
+                            (ok, errors)
+                        })
                     })
-                })
-                .collect();
-            let mut ok = 0;
-            let mut errors = Errors::default();
-            for t in tasks {
-                match t.await {
-                    Ok((n, e)) => {
-                        ok += n;
-                        errors.merge(e);
+                    .collect();
+                let mut ok = 0;
+                let mut errors = Errors::default();
+                for t in tasks {
+                    match t.await {
+                        Ok((n, e)) => {
+                            ok += n;
+                            errors.merge(e);
+                        }
+                        Err(e) => errors.add(&io::Error::other(e.to_string())),
                     }
-                    Err(e) => errors.add(&io::Error::other(e.to_string())),
                 }
+                (ok, errors, ThreadLoad::measure_since(cpu0, t0))
             }
-            (ok, errors, ThreadLoad::measure_since(cpu0, t0))
-        }
+        })
     });
+    start_line.wait();
+    let watch = watch_window(o.pid, Duration::ZERO, o.duration);
+    let per_thread = clients.join().expect("churn client threads panicked");
     let mut ok = 0;
     let mut errors = Errors::default();
     let mut loads = Vec::new();
@@ -920,6 +1018,9 @@ fn churn(o: Opts) -> Value {
     out["duration_s"] = json!(round2(wall));
     out["connections"] = json!(ok);
     out["conns_per_s"] = json!((ok as f64 / wall).round());
+    if let Some(w) = watch {
+        w.put(ok, &mut out);
+    }
     errors.put(&mut out);
     client_load(&mut out, &loads, "churn");
     out
