@@ -84,12 +84,22 @@ impl Owned {
     }
 
     /// `take_head`'s fast path: with nothing already taken, the first message in the inbox
-    /// is returned directly (signals before it are applied), without moving anything.
+    /// is returned directly (signals before it are applied), without moving it. Whatever
+    /// follows it is moved to the private queue under the same lock, so a busy receiver
+    /// takes the inbox lock once per batch, not once per message.
     fn pop_inbox(&mut self, cell: &Cell) -> Option<Message> {
         let mut inbox = lock(&cell.inbox);
         while let Some(sig) = inbox.pop() {
             match sig {
-                Signal::Msg(m) => return Some(m),
+                Signal::Msg(m) => {
+                    if !inbox.is_empty() {
+                        cell.has_signal.store(false, Ordering::Relaxed); // all drained below
+                        while let Some(sig) = inbox.pop() {
+                            self.absorb(sig);
+                        }
+                    }
+                    return Some(m);
+                }
                 other => {
                     self.absorb(other);
                     if !self.queue.is_empty() || self.pending_exit.is_some() {
