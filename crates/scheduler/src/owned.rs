@@ -280,6 +280,7 @@ impl Owned {
             inbox.take_all().collect::<Vec<_>>()
         };
         let me = self.pid;
+        let mut dead: Vec<Message> = Vec::new();
         for sig in rest {
             match sig {
                 Signal::Link(from) => {
@@ -305,12 +306,15 @@ impl Owned {
                         rel.links.remove(&from);
                     }
                 }
-                // Messages, exits and downs for a dead process go nowhere. They are dropped
-                // here, outside the inbox lock (their Drop is user code).
-                Signal::Msg(_) | Signal::Exit { .. } | Signal::Down { .. } => {}
+                // Messages, exits and downs for a dead process go nowhere.
+                Signal::Msg(m) => dead.push(m),
+                Signal::Exit { .. } | Signal::Down { .. } => {}
             }
         }
-        self.queue.clear();
+        dead.extend(self.queue.drain(..));
+        // Outside the inbox lock, and a panicking Drop (user code) is contained: the links
+        // and monitors below must still fire.
+        drop_quietly(dead);
         if let Some(rel) = self.rel.take() {
             for pid in rel.links {
                 let sig = Signal::LinkExit {
@@ -332,4 +336,9 @@ impl Owned {
             }
         }
     }
+}
+
+/// Drops a value whose `Drop` may be user code, containing a panic there.
+pub(crate) fn drop_quietly<T>(value: T) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(value)));
 }

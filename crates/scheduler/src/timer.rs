@@ -15,6 +15,7 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
@@ -135,7 +136,12 @@ impl Timers {
             if !due.is_empty() {
                 drop(inner);
                 for action in due.drain(..) {
-                    fire(action);
+                    // A message that cannot be delivered is dropped here, and its Drop is
+                    // user code: a panic there must not stop every timer.
+                    let fired = catch_unwind(AssertUnwindSafe(|| fire(action)));
+                    if fired.is_err() {
+                        log::error!("scheduler: a timer's message panicked when dropped");
+                    }
                 }
                 inner = lock(&self.inner);
                 continue;

@@ -36,6 +36,7 @@ use std::time::Instant;
 
 use crate::context::Context;
 use crate::message::ExitReason;
+use crate::owned::drop_quietly;
 use crate::process::Step;
 use crate::runtime::{Runtime, Shared};
 use crate::table::{lock, Actor, Body, Cell};
@@ -448,9 +449,9 @@ pub(crate) fn run_process(rt: &Runtime, cell: &Arc<Cell>) -> After {
             drop(guard);
             if let Some(Actor { process, mut own }) = actor {
                 shared.exit_process(cell, &mut own, reason);
-                drop(own);
                 // The process's Drop is user code: a panic there must not take the worker.
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(process)));
+                drop_quietly(own);
+                drop_quietly(process);
             }
             After::Exited
         }
@@ -472,7 +473,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> Arc<str> {
         "panic with a non-string payload".into()
     };
     // Dropping a payload can itself panic; keep the worker alive regardless.
-    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    drop_quietly(payload);
     msg
 }
 

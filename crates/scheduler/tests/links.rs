@@ -343,3 +343,36 @@ fn exit_signals_reach_processes_that_never_receive() {
     assert!(matches!(down_reason(&mb, deaf), ExitReason::Killed));
     rt.shutdown();
 }
+
+/// Panics when dropped: stands for user code misbehaving in `Drop`.
+struct Grenade;
+impl Drop for Grenade {
+    fn drop(&mut self) {
+        panic!("grenade dropped");
+    }
+}
+
+#[test]
+fn panicking_drops_do_not_break_exits_or_timers() {
+    let rt = runtime(1);
+    let (me, mb) = rt.mailbox();
+    // A process that never reads its mail exits with a Grenade in its mailbox.
+    let p = rt.spawn(Deaf { report: Some(me) });
+    assert_eq!(recv::<&str>(&mb), "trapping");
+    mb.monitor(p);
+    rt.send(p, Grenade);
+    rt.exit(p, ExitReason::Killed);
+    assert!(matches!(down_reason(&mb, p), ExitReason::Killed));
+    // A timer whose target is dead drops its Grenade on the timer thread; timers go on.
+    rt.send_after(std::time::Duration::from_millis(1), Pid::NONE, Grenade);
+    rt.send_after(std::time::Duration::from_millis(20), me, "still ticking");
+    assert_eq!(recv::<&str>(&mb), "still ticking");
+    // The single worker survived: it still runs processes.
+    let echo = rt.spawn_fn(move |cx, _| {
+        cx.send(me, "alive");
+        Control::Continue
+    });
+    rt.send(echo, ());
+    assert_eq!(recv::<&str>(&mb), "alive");
+    rt.shutdown();
+}
