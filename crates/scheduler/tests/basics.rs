@@ -219,3 +219,18 @@ fn shutdown_wakes_a_thread_blocked_in_recv() {
     rt.shutdown();
     assert!(t.join().unwrap());
 }
+
+#[test]
+fn invalid_config_is_refused_with_the_field_named() {
+    let bad = scheduler::Config {
+        reductions: 0,
+        ..scheduler::Config::default()
+    };
+    match scheduler::Runtime::try_new(bad) {
+        Err(scheduler::Error::InvalidConfig { field, .. }) => assert_eq!(field, "reductions"),
+        other => panic!("expected InvalidConfig, got {:?}", other.map(|_| ())),
+    }
+    let rt = runtime(0); // 0 = one worker per core
+    assert!(rt.config().workers >= 1);
+    rt.shutdown();
+}
