@@ -31,6 +31,7 @@ use ws::{
     ServerHandshake,
 };
 
+use crate::bufpool;
 use crate::conn::{Conn, Decision, Phase, RequestInfo};
 use crate::event::{Data, Event, EventKind, Ticket};
 use crate::handler::panic_text;
@@ -40,8 +41,6 @@ use crate::sys::{self, EventFd, PollFd};
 use crate::transport::Transport;
 use crate::watch::WatchMsg;
 
-/// Size of the read buffer (on the thread's stack).
-const READ_BUF: usize = 8 * 1024;
 /// Bytes read per loop turn at most, so queued output gets its turn.
 const READ_TURN: usize = 256 * 1024;
 /// Smallest stack for a TLS connection thread (the TLS handshake runs deeper).
@@ -279,8 +278,8 @@ fn read_request(
     deadline: Instant,
 ) -> Option<ws::Request> {
     let mut hs = ServerHandshake::new(cfg, Some(peer));
-    let mut buf = [0u8; READ_BUF];
     loop {
+        let mut buf = bufpool::take();
         match tr.read(sock, &mut buf) {
             Ok(0) => return None,
             Ok(n) => match hs.feed(&buf[..n]) {
@@ -301,6 +300,7 @@ fn read_request(
                 return None;
             }
         }
+        drop(buf); // hold no buffer while waiting (slow clients)
         if tr.write_pending(sock).is_err() {
             return None;
         }
@@ -448,7 +448,6 @@ impl Loop<'_> {
         if !rest.is_empty() {
             self.feed(rest);
         }
-        let mut buf = [0u8; READ_BUF];
         loop {
             self.release_deferred();
             self.take_close_request();
@@ -457,7 +456,7 @@ impl Loop<'_> {
                 self.feed(&stash);
             }
             if self.ended.is_none() && !self.paused && !self.read_eof && self.stash.is_empty() {
-                self.read(&mut buf);
+                self.read();
             }
             self.timers();
             let flushed = self.flush();
@@ -519,7 +518,10 @@ impl Loop<'_> {
         }
     }
 
-    fn read(&mut self, buf: &mut [u8]) {
+    fn read(&mut self) {
+        // Borrowed from the pool for this turn only: an idle connection holds no buffer.
+        let mut lease = bufpool::take();
+        let buf = &mut *lease;
         let mut total = 0;
         while total < READ_TURN && !self.paused && self.ended.is_none() {
             match self.tr.read(self.sock, buf) {

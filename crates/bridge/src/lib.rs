@@ -27,7 +27,8 @@
 //! - `options`: [`Options`], every limit with its default. `error`: [`Error`].
 //! - `server`: the listener, the accept thread, [`Server::stop`], the registry of servers.
 //! - `io`: the per-connection I/O thread; `transport`: plain/TLS over a non-blocking socket;
-//!   `outbound`: the bounded queue of encoded frames; `sys`: `poll(2)` and `eventfd(2)`.
+//!   `outbound`: the bounded queue of encoded frames; `sys`: `poll(2)` and `eventfd(2)`;
+//!   `bufpool`: read buffers lent only while reading.
 //! - `conn`: [`Conn`], the handle any actor or thread uses to send and close.
 //! - `event`: [`Event`]s posted to the connection actor; `handler`: [`Handler`] and the
 //!   actor that runs it; `watch`: closes connections whose actor died.
@@ -37,6 +38,7 @@
 //! connection's `out`; a server's `live` and `conns` locks are taken alone. No lock is held
 //! across a blocking call.
 
+mod bufpool;
 mod conn;
 mod error;
 mod event;
