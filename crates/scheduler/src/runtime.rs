@@ -342,6 +342,16 @@ impl Runtime {
         true
     }
 
+    /// Posts a message, or hands it back when `to` is dead (has exited or never existed).
+    /// A message accepted here can still go unread if `to` exits before taking it.
+    pub fn try_send_message(&self, to: Pid, msg: Message) -> Result<(), Message> {
+        match self.shared.deliver(to, Signal::Msg(msg)) {
+            Ok(()) => Ok(()),
+            Err(Signal::Msg(msg)) => Err(msg),
+            Err(_) => unreachable!("deliver hands back the signal it was given"),
+        }
+    }
+
     /// `true` while the process (or mailbox) has not exited.
     pub fn is_alive(&self, pid: Pid) -> bool {
         self.shared

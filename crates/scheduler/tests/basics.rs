@@ -234,3 +234,18 @@ fn invalid_config_is_refused_with_the_field_named() {
     assert!(rt.config().workers >= 1);
     rt.shutdown();
 }
+
+#[test]
+fn try_send_hands_the_message_back_when_the_pid_is_dead() {
+    let rt = runtime(1);
+    let (_me, mb) = rt.mailbox();
+    let p = rt.spawn_fn(|_, _| Control::Stop(scheduler::ExitReason::Normal));
+    assert!(rt.try_send_message(p, scheduler::Message::new(1u8)).is_ok());
+    mb.monitor(p);
+    let _ = common::recv_any(&mb);
+    let back = rt
+        .try_send_message(p, scheduler::Message::new(7u8))
+        .unwrap_err();
+    assert_eq!(back.downcast::<u8>().unwrap(), 7);
+    rt.shutdown();
+}
