@@ -231,3 +231,75 @@ fn crash_cascades_through_a_linked_chain() {
     assert_eq!(rt.process_count(), 1, "only the mailbox is left");
     rt.shutdown();
 }
+
+/// Links to and monitors `target` on its first resume (trapping exits), then counts the
+/// exit and down messages it gets; once it has one of each it waits a little longer for
+/// duplicates, then reports (exits, downs).
+struct Watcher {
+    target: Pid,
+    report: Pid,
+    started: bool,
+    exits: u32,
+    downs: u32,
+    linger: Option<Instant>,
+}
+
+impl Process for Watcher {
+    fn resume(&mut self, cx: &mut Context<'_>) -> Step {
+        if !self.started {
+            self.started = true;
+            cx.trap_exit(true);
+            cx.link(self.target);
+            cx.monitor(self.target);
+        }
+        while let Some(m) = cx.recv() {
+            match m {
+                scheduler::Message::Exit { from, .. } if from == self.target => self.exits += 1,
+                scheduler::Message::Down { pid, .. } if pid == self.target => self.downs += 1,
+                _ => {}
+            }
+        }
+        if self.exits >= 1 && self.downs >= 1 {
+            let linger = *self
+                .linger
+                .get_or_insert_with(|| Instant::now() + Duration::from_millis(20));
+            if cx.timed_out() || Instant::now() >= linger {
+                cx.send(self.report, (self.exits, self.downs));
+                return Step::Exit(ExitReason::Normal);
+            }
+            return Step::Wait {
+                deadline: Some(linger),
+            };
+        }
+        Step::WAIT
+    }
+}
+
+#[test]
+fn links_and_monitors_racing_an_exit_fire_exactly_once() {
+    let rt = runtime(2);
+    let (me, mb) = rt.mailbox();
+    const WATCHERS: usize = 300;
+    for round in 0..5u64 {
+        let target = rt.spawn_fn(|_, _| scheduler::Control::Continue);
+        let mut rng = Rng(round * 31 + 17);
+        let kill_at = rng.below(WATCHERS as u64) as usize;
+        for i in 0..WATCHERS {
+            if i == kill_at {
+                rt.exit(target, ExitReason::Killed);
+            }
+            rt.spawn(Watcher {
+                target,
+                report: me,
+                started: false,
+                exits: 0,
+                downs: 0,
+                linger: None,
+            });
+        }
+        for _ in 0..WATCHERS {
+            assert_eq!(recv::<(u32, u32)>(&mb), (1, 1), "round {round}");
+        }
+    }
+    rt.shutdown();
+}
