@@ -88,16 +88,23 @@ enum Wait {
 
 /// Waits for the socket (`events`), the wake fd (if any) or the server's stop, until
 /// `deadline`. Returns the socket's revents too.
+///
+/// Only threads still in the handshake (`watch_stop`) watch the server's stop fd: it stays
+/// readable once signalled, and open connections are told to close through their own wake fd.
 fn wait(
     s: &ServerShared,
     sock: &TcpStream,
     events: i16,
     wake: Option<&EventFd>,
     deadline: Option<Instant>,
+    watch_stop: bool,
 ) -> io::Result<(Wait, i16)> {
+    // A socket polled for nothing still reports errors and hang-ups; `events < 0` leaves it
+    // out entirely (a paused reader that already saw a hang-up must not spin on it).
+    let sock_fd = if events < 0 { -1 } else { sock.as_raw_fd() };
     let mut fds = [
-        PollFd::new(sock.as_raw_fd(), events),
-        PollFd::new(s.stop_wake_fd(), sys::POLLIN),
+        PollFd::new(sock_fd, events.max(0)),
+        PollFd::new(if watch_stop { s.stop_wake_fd() } else { -1 }, sys::POLLIN),
         PollFd::new(wake.map_or(-1, EventFd::raw), sys::POLLIN),
     ];
     let n = sys::poll(&mut fds, deadline)?;
@@ -183,7 +190,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         if let Some(d) = conn.take_decision() {
             break Some(d);
         }
-        match wait(s, &sock, 0, Some(&conn.inner.wake), Some(deadline)) {
+        match wait(s, &sock, 0, Some(&conn.inner.wake), Some(deadline), true) {
             Ok((Wait::TimedOut, _)) | Err(_) => break None,
             Ok((_, rev)) if rev & sys::POLLERR_HUP != 0 => break None,
             Ok(_) if s.stopping.load(Ordering::SeqCst) => break None,
@@ -263,6 +270,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         give_up_if_stuck: false,
         deferred: None,
         stash: Vec::new(),
+        sock_hup: false,
     };
     let (code, reason) = lp.run(&rest);
     finish(s, &conn, pid, &sock, &mut lp.tr, code, reason);
@@ -305,7 +313,7 @@ fn read_request(
             return None;
         }
         let events = sys::POLLIN | if tr.wants_write() { sys::POLLOUT } else { 0 };
-        match wait(s, sock, events, None, Some(deadline)) {
+        match wait(s, sock, events, None, Some(deadline), true) {
             Ok((Wait::Ready, _)) => {}
             Ok((Wait::TimedOut, _)) => {
                 log::debug!("{peer}: handshake timed out");
@@ -345,7 +353,7 @@ fn write_response(
             let _ = sock.shutdown(Shutdown::Write);
             return Ok(());
         }
-        match wait(s, sock, sys::POLLOUT, None, Some(deadline))? {
+        match wait(s, sock, sys::POLLOUT, None, Some(deadline), true)? {
             (Wait::Ready, _) => {}
             _ => return Err(io::ErrorKind::TimedOut.into()),
         }
@@ -440,6 +448,8 @@ struct Loop<'a> {
     deferred: Option<(Vec<u8>, Instant)>,
     /// Input read but not yet fed, because reading paused (flow control) mid-buffer.
     stash: Vec<u8>,
+    /// The socket reported an error or hang-up (the next read or write will say which).
+    sock_hup: bool,
 }
 
 impl Loop<'_> {
@@ -475,6 +485,9 @@ impl Loop<'_> {
             if !flushed {
                 events |= sys::POLLOUT;
             }
+            if events == 0 && self.sock_hup {
+                events = -1;
+            }
             let deadline = self.deadline();
             match wait(
                 self.s,
@@ -482,8 +495,13 @@ impl Loop<'_> {
                 events,
                 Some(&self.conn.inner.wake),
                 deadline,
+                false,
             ) {
-                Ok(_) => {}
+                Ok((_, rev)) => {
+                    if rev & sys::POLLERR_HUP != 0 {
+                        self.sock_hup = true;
+                    }
+                }
                 Err(e) => {
                     log::warn!("connection {}: poll: {e}", self.conn.id());
                     return (1006, "poll failed".into());

@@ -1,0 +1,54 @@
+//! A client that sends its upgrade request too slowly (or not at all) is dropped at the
+//! handshake deadline, without disturbing a good client.
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use tungstenite::Message;
+
+#[test]
+fn slow_handshakes_are_dropped_at_the_deadline() {
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let o = bridge::Options {
+        handshake_timeout: Duration::from_millis(300),
+        ..opts()
+    };
+    let server = bridge::serve(&rt, h, 0, o).unwrap();
+    let t0 = Instant::now();
+    let mut slow: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap(); // never finished
+            s
+        })
+        .collect();
+    let mut good = connect(server.port(), "/");
+    next(&rx);
+    good.send(Message::text("ok")).unwrap();
+    assert_eq!(recv(&mut good), Message::text("ok"));
+    for s in slow.iter_mut() {
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf); // 408, then EOF
+        assert!(
+            buf.is_empty() || buf.starts_with(b"HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&buf)
+        );
+    }
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert!(eventually(|| server.connection_count() == 1));
+    // The good client is still served.
+    good.send(Message::text("still")).unwrap();
+    assert_eq!(recv(&mut good), Message::text("still"));
+    server.stop();
+    rt.shutdown();
+}
