@@ -13,8 +13,7 @@
 //! - Phases (in `out`): `Handshake` → `Open` (accepted; sends allowed) → `Closing` (a close
 //!   frame is queued, by us or in answer to the peer; sends fail) → `Done` (socket released).
 //!   Only the I/O thread moves to `Done`.
-//! - Lock order: rooms locks (see `rooms.rs`) → `rooms` here → `out`. `decision` is taken
-//!   alone.
+//! - Lock order: rooms locks (see `rooms.rs`) → `rooms` here → `out`; `decision` → `out`.
 
 use std::fmt;
 use std::net::{SocketAddr, TcpStream};

@@ -180,7 +180,20 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         wake,
     );
     s.register(&conn);
-    let pid = s.spawn_actor(conn.clone());
+    let pid = match catch_unwind(AssertUnwindSafe(|| s.spawn_actor(conn.clone()))) {
+        Ok(pid) => pid,
+        Err(p) => {
+            log::error!(
+                "{peer}: the host's spawn callback panicked: {}",
+                panic_text(&*p)
+            );
+            conn.inner.lock_out().phase = Phase::Done;
+            s.unregister(conn.id());
+            let resp = Response::reject(500, "Internal Server Error");
+            let _ = write_response(s, &sock, &mut tr, &resp, deadline);
+            return;
+        }
+    };
     conn.set_pid(pid);
     // The watcher monitors the actor, then posts its `Connect` (see `watch.rs`).
     s.rt.send(s.watcher, WatchMsg::Watch(pid, conn.clone()));

@@ -110,11 +110,17 @@ impl Transport {
                 let Transport::Tls(t) = self else {
                     unreachable!()
                 };
+                let before = q.queued();
                 let mut sink = TlsSink {
                     t,
                     budget: TLS_BATCH,
                 };
                 q.flush(&mut sink)?;
+                if q.queued() == before && !self.wants_write() {
+                    // rustls took nothing and has nothing to send (cannot happen after the
+                    // handshake); wait rather than spin.
+                    return Ok(false);
+                }
             },
         }
     }
