@@ -116,3 +116,41 @@ fn abrupt_disconnect_reports_1006_once() {
     server.stop();
     rt.shutdown();
 }
+
+#[test]
+fn the_handler_selects_a_subprotocol() {
+    use tungstenite::client::IntoClientRequest;
+    #[derive(Clone)]
+    struct Pick;
+    impl bridge::Handler for Pick {
+        fn on_connect(&mut self, conn: &bridge::Conn) -> bridge::Decision {
+            let p = conn
+                .requested_protocols()
+                .iter()
+                .find(|p| *p == "superchat")
+                .cloned();
+            bridge::Decision::Accept { protocol: p }
+        }
+        fn on_message(&mut self, conn: &bridge::Conn, _msg: Data) {
+            let _ = conn.send(conn.subprotocol().unwrap_or("none"));
+        }
+    }
+    let rt = rt();
+    let server = bridge::serve(&rt, Pick, 0, opts()).unwrap();
+    let mut req = format!("ws://127.0.0.1:{}/", server.port())
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .insert("Sec-WebSocket-Protocol", "chat, superchat".parse().unwrap());
+    let s = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let (mut c, resp) = tungstenite::client(req, s).unwrap();
+    assert_eq!(
+        resp.headers().get("sec-websocket-protocol").unwrap(),
+        "superchat"
+    );
+    c.send(Message::text("which?")).unwrap();
+    assert_eq!(recv(&mut c), Message::text("superchat"));
+    server.stop();
+    rt.shutdown();
+}

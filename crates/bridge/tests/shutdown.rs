@@ -89,3 +89,41 @@ fn bind_errors_say_where() {
     first.stop();
     rt.shutdown();
 }
+
+#[test]
+fn stop_under_load_gives_every_client_1001() {
+    use tungstenite::Message;
+    let rt = rt();
+    let (h, _rx) = Recorder::new();
+    let server = bridge::serve(&rt, h, 0, opts()).unwrap();
+    let port = server.port();
+    let clients: Vec<_> = (0..20)
+        .map(|i| {
+            let mut c = connect(port, "/");
+            std::thread::spawn(move || loop {
+                if c.send(Message::text(format!("client {i}"))).is_err() {
+                    // Our side is closing: read what is left to find the server's close.
+                    return recv_close(&mut c);
+                }
+                match c.read() {
+                    Ok(Message::Close(f)) => return f.map(|f| u16::from(f.code)),
+                    Ok(_) => {}
+                    Err(e) => panic!("client {i}: {e}"),
+                }
+            })
+        })
+        .collect();
+    assert!(eventually(|| server.connection_count() == 20));
+    let t0 = Instant::now();
+    server.stop();
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "stop took {:?}",
+        t0.elapsed()
+    );
+    for c in clients {
+        assert_eq!(c.join().unwrap(), Some(1001));
+    }
+    assert_eq!(server.connection_count(), 0);
+    rt.shutdown();
+}
