@@ -23,8 +23,9 @@ use crate::args::ServerArgs;
 
 /// Stderr lines kept for inspection; the rest are only counted.
 pub const STDERR_KEEP: usize = 10_000;
-/// How long the server has to answer a command or to start.
-const ANSWER: Duration = Duration::from_secs(10);
+/// How long the server has to answer a command or to start (generous: the suite may run
+/// next to other builds on 2 cores).
+const ANSWER: Duration = Duration::from_secs(30);
 
 /// A running `harden-server`.
 pub struct ServerProc {
@@ -249,7 +250,10 @@ impl ServerProc {
         match self.lines.recv_timeout(ANSWER) {
             Ok(l) => l,
             Err(e) => panic!(
-                "harden-server said nothing within {ANSWER:?} ({e}); stderr tail: {:?}",
+                "harden-server (pid {}) said nothing within {ANSWER:?} ({e}); process status \
+                 {:?}; stderr tail: {:?}",
+                self.pid(),
+                self.child.try_wait(),
                 self.stderr_tail(20)
             ),
         }

@@ -1,0 +1,152 @@
+//! Abrupt disconnects: clients that vanish without a close handshake, by a TCP reset or by
+//! going silent (with the heartbeat shortened). `on_close` runs exactly once for each, with
+//! 1006, and their rooms are cleaned, while the good clients go on.
+//! Short run: 30 clients of each kind. Soak: 500.
+
+use std::io::{ErrorKind, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use hardening::{
+    close_code, masked_frame, raw_upgrade, read_frame, size, wait_until, GoodClients, RoomTalk,
+    ServerArgs, ServerProc, RTT_BOUND,
+};
+
+const EXE: &str = env!("CARGO_BIN_EXE_harden-server");
+/// Live connections of the good clients (3 echo + 3 room members).
+const GOOD_LIVE: usize = 6;
+
+#[test]
+fn reset_connections_get_one_on_close_with_1006_and_leave_their_rooms() {
+    let k = size(30usize, 500);
+    let mut srv = ServerProc::start(EXE, &ServerArgs::default());
+    let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
+    let talk = RoomTalk::start(srv.port, "calm", 3, Duration::from_millis(20));
+    let mut socks: Vec<TcpStream> = (0..k)
+        .map(|_| raw_upgrade(srv.port, "/room/abrupt", Duration::from_secs(5)).unwrap())
+        .collect();
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .stats()
+        .members("abrupt")
+        == k));
+    // Each says something; every member then has unread input, so closing the socket makes
+    // the kernel send a reset instead of a FIN.
+    for s in &mut socks {
+        s.write_all(&masked_frame(true, 1, b"about to vanish"))
+            .unwrap();
+    }
+    let mut b = [0u8; 1];
+    for s in &socks {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(s.peek(&mut b).expect("a broadcast arrives"), 1);
+    }
+    let before = srv.stats();
+    drop(socks);
+    assert!(
+        wait_until(Duration::from_secs(10), || srv.stats().code(1006)
+            == before.code(1006) + k as u64),
+        "not every reset reached on_close with 1006: {:?}",
+        srv.stats()
+    );
+    let s = srv.stats();
+    println!(
+        "abrupt (reset): {k} members reset; on_close codes {:?}; rooms {:?}; live {}",
+        s.codes, s.roomlist, s.live
+    );
+    assert_eq!(s.closed, k as u64, "exactly one on_close each");
+    assert_eq!(s.dup_closes, 0);
+    assert_eq!(s.members("abrupt"), 0);
+    assert_eq!(s.rooms, 1);
+    assert!(wait_until(Duration::from_secs(5), || srv.stats().live == GOOD_LIVE));
+    talk.finish().assert_ok(RTT_BOUND, 3);
+    good.finish().assert_ok(RTT_BOUND, 3);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}
+
+#[test]
+fn silent_connections_are_dropped_by_the_heartbeat() {
+    let k = size(30usize, 500);
+    let interval = Duration::from_millis(400);
+    let timeout = Duration::from_millis(400);
+    let mut args = ServerArgs::default();
+    args.opts.heartbeat_interval = Some(interval);
+    args.opts.heartbeat_timeout = timeout;
+    args.opts.close_timeout = Duration::from_millis(500);
+    let mut srv = ServerProc::start(EXE, &args);
+    let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
+    let talk = RoomTalk::start(srv.port, "calm", 3, Duration::from_millis(20));
+    let t0 = Instant::now();
+    let socks: Vec<TcpStream> = (0..k)
+        .map(|_| raw_upgrade(srv.port, "/room/silent", Duration::from_secs(5)).unwrap())
+        .collect();
+    // They read (that sends nothing) but never answer the pings.
+    let hs: Vec<_> = socks
+        .into_iter()
+        .map(|mut s| {
+            std::thread::spawn(move || {
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let (mut pings, mut code) = (0, None);
+                loop {
+                    match read_frame(&mut s, 1 << 20) {
+                        Ok(f) if f.opcode == 9 => pings += 1,
+                        Ok(f) if f.opcode == 8 => code = close_code(&f.payload),
+                        Ok(_) => {}
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                        {
+                            return Err("still open 10 s on".to_string())
+                        }
+                        Err(_) => return Ok((t0.elapsed(), pings, code)),
+                    }
+                }
+            })
+        })
+        .collect();
+    let ends: Vec<(Duration, u32, Option<u16>)> = hs
+        .into_iter()
+        .map(|h| {
+            h.join()
+                .unwrap()
+                .unwrap_or_else(|e| panic!("silent client: {e}"))
+        })
+        .collect();
+    let first = ends.iter().map(|e| e.0).min().unwrap();
+    let last = ends.iter().map(|e| e.0).max().unwrap();
+    let codes: std::collections::BTreeSet<Option<u16>> = ends.iter().map(|e| e.2).collect();
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .stats()
+        .code(1006)
+        == k as u64));
+    let s = srv.stats();
+    println!(
+        "abrupt (silent): {k} silent clients, heartbeat {interval:?} + {timeout:?}: dropped \
+         between {first:?} and {last:?}; pings seen {}..{}; close frames seen {codes:?}; \
+         on_close codes {:?}; rooms {:?}",
+        ends.iter().map(|e| e.1).min().unwrap(),
+        ends.iter().map(|e| e.1).max().unwrap(),
+        s.codes,
+        s.roomlist
+    );
+    assert!(
+        first >= interval + timeout - Duration::from_millis(100),
+        "dropped early"
+    );
+    assert!(
+        last <= interval + timeout + Duration::from_secs(3),
+        "dropped late"
+    );
+    assert!(
+        ends.iter().all(|e| e.1 >= 1),
+        "a silent client was never pinged"
+    );
+    assert_eq!(s.closed, k as u64);
+    assert_eq!(s.dup_closes, 0);
+    assert_eq!(s.members("silent"), 0);
+    assert_eq!(s.rooms, 1);
+    assert!(wait_until(Duration::from_secs(5), || srv.stats().live == GOOD_LIVE));
+    talk.finish().assert_ok(RTT_BOUND, 3);
+    good.finish().assert_ok(RTT_BOUND, 3);
+    srv.assert_quiet(20 + 2 * k);
+    srv.stop(Duration::from_secs(10));
+}
