@@ -1042,36 +1042,35 @@ fn lit_value(l: &Lit) -> Value {
     }
 }
 
-/// Edit distance ≤ 1 or one is a prefix of the other (for "did you mean").
+/// One character changed, inserted, removed, or two neighbours swapped (for "did you mean").
 fn similar(a: &str, b: &str) -> bool {
     if a == b {
         return false;
     }
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    if a.len().abs_diff(b.len()) > 1 {
+    if a.len() == b.len() {
+        let diffs: Vec<usize> = (0..a.len()).filter(|&i| a[i] != b[i]).collect();
+        return match diffs.as_slice() {
+            [_] => true,
+            [i, j] => *j == i + 1 && a[*i] == b[*j] && a[*j] == b[*i],
+            _ => false,
+        };
+    }
+    let (long, short) = if a.len() > b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    if long.len() != short.len() + 1 {
         return false;
     }
-    let (mut i, mut j, mut edits) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i] == b[j] {
-            i += 1;
-            j += 1;
-            continue;
-        }
-        edits += 1;
-        if edits > 1 {
-            return false;
-        }
-        match a.len().cmp(&b.len()) {
-            std::cmp::Ordering::Greater => i += 1,
-            std::cmp::Ordering::Less => j += 1,
-            std::cmp::Ordering::Equal => {
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    edits + (a.len() - i) + (b.len() - j) <= 1
+    (0..long.len()).any(|skip| {
+        long.iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, c)| c)
+            .eq(short.iter())
+    })
 }
 
 /// Every name an expression mentions (variables, pins, local calls), for captures.
@@ -1174,5 +1173,124 @@ fn pat_names(p: &Pat, out: &mut Vec<String>) {
         PatKind::Map(pairs) => pairs.iter().for_each(|(_, v)| pat_names(v, out)),
         PatKind::StrPrefix(_, r) => pat_names(r, out),
         PatKind::Wild | PatKind::Var(_) | PatKind::Lit(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::parse_program;
+
+    fn compile(src: &str) -> Result<Program, SyntaxError> {
+        Program::default().define(parse_program(src).expect("parses"), "t.tern")
+    }
+
+    fn code(p: &Program, name: &str, arity: u8) -> Vec<Op> {
+        p.function(name, arity).expect("defined").code.to_vec()
+    }
+
+    #[test]
+    fn tail_calls_are_marked() {
+        let p = compile(
+            "fn f(x) do g(x) end\nfn g(y) do 1 + h(y) end\nfn h(z) do if z do h(z) else k(z) end end\nfn k(a) do a end",
+        )
+        .unwrap();
+        assert!(code(&p, "f", 1)
+            .iter()
+            .any(|o| matches!(o, Op::TailCallGlobal(_, 1))));
+        let g = code(&p, "g", 1);
+        assert!(g.iter().any(|o| matches!(o, Op::CallGlobal(_, 1))));
+        assert!(!g.iter().any(|o| matches!(o, Op::TailCallGlobal(..))));
+        let h = code(&p, "h", 1);
+        assert_eq!(
+            h.iter()
+                .filter(|o| matches!(o, Op::TailCallGlobal(..)))
+                .count(),
+            2,
+            "both branches of a tail `if` are tail calls: {h:?}"
+        );
+    }
+
+    #[test]
+    fn variables_resolve_to_slots_and_rebinding_takes_a_new_slot() {
+        let p = compile("fn f(a) do\n let b = a\n let b = b + 1\n b\nend").unwrap();
+        let f = p.function("f", 1).unwrap();
+        assert_eq!(f.nslots, 3, "a, b, b again");
+        let c = f.code.to_vec();
+        assert_eq!(c[0], Op::Load(0));
+        assert!(c.contains(&Op::Load(2)));
+    }
+
+    #[test]
+    fn closures_capture_what_they_use() {
+        let p = compile("fn f(a, b) do\n let unused = 1\n fn(x) -> x + a end\nend").unwrap();
+        let f = p.function("f", 2).unwrap();
+        assert_eq!(f.protos.len(), 1);
+        let inner = &f.protos[0];
+        assert_eq!(inner.captures, 1);
+        assert_eq!(inner.arity, 1);
+        assert_eq!(&*inner.name, "fn/1 in f/2");
+    }
+
+    #[test]
+    fn compile_errors() {
+        let e = compile("fn f() do g(1) end\nfn g(a, b) do a end")
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "undefined function g/1");
+        assert_eq!(e.hint.as_deref(), Some("defined with other arities: g/2"));
+        assert_eq!(e.pos, Pos { line: 1, col: 11 });
+
+        let e = compile("fn f() do\n let count = 1\n coutn + 1\nend")
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "undefined variable `coutn`");
+        assert_eq!(e.hint.as_deref(), Some("did you mean `count`?"));
+        assert_eq!(e.pos, Pos { line: 3, col: 2 });
+
+        let e = compile("fn f(x) when g(x) do 1 end\nfn g(x) do x end")
+            .err()
+            .unwrap();
+        assert_eq!(e.message, "this call is not allowed in a guard");
+        assert!(e.hint.unwrap().contains("is_integer"));
+
+        let e = compile("fn f(x) do ^x end").err().unwrap();
+        assert_eq!(e.message, "`^x` is only allowed in patterns");
+
+        let e = compile("fn f() do Nope.g() end").err().unwrap();
+        assert_eq!(e.message, "undefined function Nope.g/0");
+        assert_eq!(e.hint.as_deref(), Some("there is no module `Nope`"));
+
+        let e = compile("fn f() do String.nope end").err().unwrap();
+        assert_eq!(e.message, "undefined function String.nope");
+
+        let e = compile("fn f() do let ^y = 1 end").err().unwrap();
+        assert_eq!(e.message, "undefined variable `y`");
+    }
+
+    #[test]
+    fn redefinition_replaces_and_keeps_ids() {
+        let p = compile("fn f() do 1 end\nfn g() do f() end").unwrap();
+        let id = p.lookup("f", 0).unwrap();
+        let p2 = p
+            .define(parse_program("fn f() do 2 end").unwrap(), "t2.tern")
+            .unwrap();
+        assert_eq!(p2.lookup("f", 0), Some(id));
+        assert_eq!(&*p2.function("f", 0).unwrap().file, "t2.tern");
+        assert_eq!(
+            &*p.function("f", 0).unwrap().file,
+            "t.tern",
+            "the old program is unchanged"
+        );
+    }
+
+    #[test]
+    fn similar_names() {
+        assert!(similar("count", "coutn"));
+        assert!(similar("count", "cont"));
+        assert!(similar("count", "counts"));
+        assert!(similar("count", "cound"));
+        assert!(similar("name", "nam"));
+        assert!(!similar("alpha", "omega"));
     }
 }

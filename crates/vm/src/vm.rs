@@ -12,6 +12,7 @@
 //!   the frame's slots, so the matched clause's variables are bound when it returns.
 //! - Tail calls reuse the caller's frame.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -890,15 +891,16 @@ pub(crate) fn match_pat(p: &Pattern, v: &Value, slots: &mut [Value]) -> bool {
 
 /// A guard holds when it evaluates to `true`; an error in a guard means it does not hold.
 pub(crate) fn guard_true(g: &GExpr, slots: &[Value]) -> bool {
-    matches!(eval_guard(g, slots), Ok(Value::Bool(true)))
+    matches!(eval_guard(g, slots).as_deref(), Ok(Value::Bool(true)))
 }
 
-fn eval_guard(g: &GExpr, slots: &[Value]) -> Result<Value, String> {
+/// Evaluates a guard without cloning constants and variables.
+fn eval_guard<'a>(g: &'a GExpr, slots: &'a [Value]) -> Result<Cow<'a, Value>, String> {
     Ok(match g {
-        GExpr::Const(v) => v.clone(),
-        GExpr::Slot(s) => slots[*s as usize].clone(),
-        GExpr::Neg(a) => neg(&eval_guard(a, slots)?)?,
-        GExpr::Not(a) => Value::Bool(!eval_guard(a, slots)?.truthy()),
+        GExpr::Const(v) => Cow::Borrowed(v),
+        GExpr::Slot(s) => Cow::Borrowed(&slots[*s as usize]),
+        GExpr::Neg(a) => Cow::Owned(neg(&*eval_guard(a, slots)?)?),
+        GExpr::Not(a) => Cow::Owned(Value::Bool(!eval_guard(a, slots)?.truthy())),
         GExpr::Bin(BinOp::And, a, b) => {
             let a = eval_guard(a, slots)?;
             if a.truthy() {
@@ -915,14 +917,31 @@ fn eval_guard(g: &GExpr, slots: &[Value]) -> Result<Value, String> {
                 eval_guard(b, slots)?
             }
         }
-        GExpr::Bin(op, a, b) => arith(*op, &eval_guard(a, slots)?, &eval_guard(b, slots)?)?,
+        GExpr::Bin(op, a, b) => {
+            let (a, b) = (eval_guard(a, slots)?, eval_guard(b, slots)?);
+            if let (Value::Int(x), Value::Int(y)) = (&*a, &*b) {
+                let r = match op {
+                    BinOp::Lt => Some(x < y),
+                    BinOp::Gt => Some(x > y),
+                    BinOp::Le => Some(x <= y),
+                    BinOp::Ge => Some(x >= y),
+                    BinOp::Eq => Some(x == y),
+                    BinOp::Ne => Some(x != y),
+                    _ => None,
+                };
+                if let Some(r) = r {
+                    return Ok(Cow::Owned(Value::Bool(r)));
+                }
+            }
+            Cow::Owned(arith(*op, &a, &b)?)
+        }
         GExpr::Call(id, args) => {
             let vals: Vec<Value> = args
                 .iter()
-                .map(|a| eval_guard(a, slots))
+                .map(|a| eval_guard(a, slots).map(Cow::into_owned))
                 .collect::<Result<_, _>>()?;
             match natives::get(*id).imp {
-                Imp::Pure(f) => f(&vals).map_err(|_| String::new())?,
+                Imp::Pure(f) => Cow::Owned(f(&vals).map_err(|_| String::new())?),
                 Imp::Cx(_) => return Err(String::new()),
             }
         }
@@ -1044,4 +1063,226 @@ pub(crate) fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
         },
         And | Or => unreachable!("short-circuit operators are compiled to jumps"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+
+    /// A host without a scheduler: a local queue and a budget of reductions per run.
+    struct TestHost {
+        queue: VecDeque<Message>,
+        budget: u32,
+        yields: u32,
+    }
+
+    impl Host for TestHost {
+        fn pid(&self) -> Pid {
+            Pid::NONE
+        }
+        fn consume(&mut self, n: u32) -> bool {
+            if self.budget > n {
+                self.budget -= n;
+                true
+            } else {
+                self.budget = 1000;
+                self.yields += 1;
+                false
+            }
+        }
+        fn recv_matching(&mut self, pred: &mut dyn FnMut(&Message) -> bool) -> Option<Message> {
+            let i = self.queue.iter().position(pred)?;
+            self.queue.remove(i)
+        }
+        fn send(&mut self, _to: Pid, v: Value) {
+            self.queue.push_back(Message::new(v));
+        }
+        fn spawn(&mut self, _p: VmProcess, _link: bool) -> Pid {
+            unimplemented!("no processes in these tests")
+        }
+        fn link(&mut self, _pid: Pid) {}
+        fn unlink(&mut self, _pid: Pid) {}
+        fn monitor(&mut self, _pid: Pid) -> MonitorRef {
+            unimplemented!()
+        }
+        fn demonitor(&mut self, _m: MonitorRef) {}
+        fn trap_exit(&mut self, _on: bool) {}
+        fn exit(&mut self, _pid: Pid, _reason: ExitReason) {}
+    }
+
+    fn setup(src: &str, limits: Limits) -> (Vm, Arc<Env>, TestHost) {
+        let prog = Arc::new(crate::runner::load(src, "t.tern").expect("compiles"));
+        let rt = scheduler::Runtime::new(scheduler::Config {
+            workers: 1,
+            ..Default::default()
+        });
+        let mut env = Env::new(rt);
+        env.limits = limits;
+        let mut vm = Vm::new(prog, limits);
+        vm.start_call(Value::Fun(Arc::new(Fun::Named("main".into()))), vec![])
+            .unwrap();
+        let host = TestHost {
+            queue: VecDeque::new(),
+            budget: 1000,
+            yields: 0,
+        };
+        (vm, Arc::new(env), host)
+    }
+
+    fn run_to_end(vm: &mut Vm, env: &Arc<Env>, host: &mut TestHost) -> Outcome {
+        loop {
+            match vm.run(host, env) {
+                Outcome::Yield => continue,
+                other => return other,
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_loop_yields_and_resumes() {
+        let (mut vm, env, mut host) = setup(
+            "fn main() do count(100000, 0) end\nfn count(0, a) do a end\nfn count(n, a) do count(n - 1, a + 1) end",
+            Limits::default(),
+        );
+        match run_to_end(&mut vm, &env, &mut host) {
+            Outcome::Return(Value::Int(100000)) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(host.yields > 10, "yielded {} times", host.yields);
+        assert!(vm.stack.is_empty() && vm.frames.is_empty());
+    }
+
+    #[test]
+    fn tail_calls_keep_the_stack_flat_and_deep_recursion_is_an_error() {
+        let limits = Limits {
+            max_stack: 10_000,
+            max_frames: 500,
+        };
+        let (mut vm, env, mut host) = setup(
+            "fn main() do count(100000, 0) end\nfn count(0, a) do a end\nfn count(n, a) do count(n - 1, a + 1) end",
+            limits,
+        );
+        assert!(matches!(
+            run_to_end(&mut vm, &env, &mut host),
+            Outcome::Return(Value::Int(100000))
+        ));
+        let (mut vm, env, mut host) =
+            setup("fn main() do f(0) end\nfn f(n) do 1 + f(n + 1) end", limits);
+        match run_to_end(&mut vm, &env, &mut host) {
+            Outcome::Error(Error::Runtime { reason, trace }) => {
+                assert!(
+                    reason.starts_with("stack overflow (500 nested calls"),
+                    "{reason}"
+                );
+                // main tail-called f, so only f's frames are left
+                assert_eq!(trace, vec!["f/1 (t.tern:2) (x500)".to_string()]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn selective_receive_leaves_other_messages_in_order() {
+        let (mut vm, env, mut host) = setup(
+            "fn main() do\n receive do\n {:b, x} -> x\n end\nend",
+            Limits::default(),
+        );
+        assert!(matches!(vm.run(&mut host, &env), Outcome::Wait(None)));
+        host.queue.push_back(Message::new(Value::atom("a")));
+        host.queue.push_back(Message::new(7u32)); // not a tern value: never matched
+        assert!(matches!(vm.run(&mut host, &env), Outcome::Wait(None)));
+        host.queue.push_back(Message::new(Value::tuple(vec![
+            Value::atom("b"),
+            Value::Int(5),
+        ])));
+        host.queue.push_back(Message::new(Value::atom("c")));
+        assert!(matches!(
+            vm.run(&mut host, &env),
+            Outcome::Return(Value::Int(5))
+        ));
+        let left: Vec<String> = host
+            .queue
+            .iter()
+            .map(|m| {
+                m.downcast_ref::<Value>()
+                    .map_or("other".into(), |v| v.inspect())
+            })
+            .collect();
+        assert_eq!(left, vec![":a", "other", ":c"]);
+    }
+
+    #[test]
+    fn receive_after_times_out() {
+        let (mut vm, env, mut host) = setup(
+            "fn main() do\n receive do\n :x -> 1\n after 0 -> 2\n end\nend",
+            Limits::default(),
+        );
+        assert!(matches!(
+            vm.run(&mut host, &env),
+            Outcome::Return(Value::Int(2))
+        ));
+    }
+
+    #[test]
+    fn patterns_bind_and_check() {
+        let mut slots = vec![Value::Nil; 3];
+        let p = Pattern::Tuple(Box::new([
+            Pattern::Bind(0),
+            Pattern::Check(0),
+            Pattern::List(
+                Box::new([Pattern::Bind(1)]),
+                Some(Box::new(Pattern::Bind(2))),
+            ),
+        ]));
+        let v = Value::tuple(vec![
+            Value::Int(1),
+            Value::Int(1),
+            Value::list(vec![Value::Int(2), Value::Int(3)]),
+        ]);
+        assert!(match_pat(&p, &v, &mut slots));
+        assert_eq!(slots[1], Value::Int(2));
+        assert_eq!(slots[2], Value::list(vec![Value::Int(3)]));
+        let v2 = Value::tuple(vec![Value::Int(1), Value::Int(2), Value::list(vec![])]);
+        assert!(!match_pat(&p, &v2, &mut slots));
+        let prefix = Pattern::StrPrefix("ab".into(), Box::new(Pattern::Bind(0)));
+        assert!(match_pat(&prefix, &Value::str("abc"), &mut slots));
+        assert_eq!(slots[0], Value::str("c"));
+        assert!(!match_pat(&prefix, &Value::str("xbc"), &mut slots));
+    }
+
+    #[test]
+    fn arithmetic_is_checked() {
+        use BinOp::*;
+        assert!(arith(Add, &Value::Int(i64::MAX), &Value::Int(1))
+            .unwrap_err()
+            .contains("integer overflow"));
+        assert!(arith(Div, &Value::Int(i64::MIN), &Value::Int(-1)).is_err());
+        assert!(arith(Rem, &Value::Int(1), &Value::Int(0))
+            .unwrap_err()
+            .contains("division by zero"));
+        assert_eq!(
+            arith(Div, &Value::Int(7), &Value::Float(2.0)).unwrap(),
+            Value::Float(3.5)
+        );
+        assert_eq!(
+            arith(Lt, &Value::Int(1), &Value::Float(1.5)).unwrap(),
+            Value::Bool(true)
+        );
+        assert!(neg(&Value::Int(i64::MIN)).is_err());
+        let g = GExpr::Bin(
+            BinOp::Lt,
+            Box::new(GExpr::Slot(0)),
+            Box::new(GExpr::Const(Value::Int(2))),
+        );
+        assert!(guard_true(&g, &[Value::Int(1)]));
+        assert!(!guard_true(&g, &[Value::Int(3)]));
+        // an error in a guard is false, not a crash
+        let bad = GExpr::Bin(
+            BinOp::Add,
+            Box::new(GExpr::Slot(0)),
+            Box::new(GExpr::Const(Value::atom("x"))),
+        );
+        assert!(!guard_true(&bad, &[Value::Int(1)]));
+    }
 }

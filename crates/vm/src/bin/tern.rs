@@ -62,6 +62,7 @@ fn run(path: &str, argv: Vec<String>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
+            vm::stop_servers(&env);
             if !matches!(e, vm::Error::Runtime { ref trace, .. } if !trace.is_empty()) {
                 eprintln!("{e}");
             }
