@@ -457,6 +457,9 @@ impl Host for MailboxHost<'_> {
     fn trap_exit(&mut self, _on: bool) {
         // a mailbox always receives exit signals as messages
     }
+    fn may_block(&self) -> bool {
+        true
+    }
     fn exit(&mut self, pid: Pid, reason: ExitReason) {
         self.rt.exit(pid, reason)
     }

@@ -65,6 +65,10 @@ pub(crate) trait Host {
     fn demonitor(&mut self, m: MonitorRef);
     fn trap_exit(&mut self, on: bool);
     fn exit(&mut self, pid: Pid, reason: ExitReason);
+    /// `true` when blocking work may run on the calling thread (not a scheduler worker).
+    fn may_block(&self) -> bool {
+        false
+    }
 }
 
 /// How a run of the dispatch loop ended.
@@ -83,7 +87,6 @@ pub(crate) enum Outcome {
 }
 
 /// What a native function can do besides returning a value.
-#[derive(Debug)]
 pub(crate) enum Trap {
     /// A runtime error with this reason.
     Error(String),
@@ -91,6 +94,29 @@ pub(crate) enum Trap {
     Exit(Value),
     /// Suspend until the instant, then return `:ok`.
     Sleep(Instant),
+    /// Run blocking I/O off the scheduler's workers (on a helper thread) and return its
+    /// result; the process parks meanwhile. A thread host runs it in place.
+    Block(BlockingFn),
+}
+
+/// Blocking work of a native (`WsClient` calls).
+pub(crate) type BlockingFn = Box<dyn FnOnce() -> Result<Value, String> + Send>;
+
+/// The result of a [`Trap::Block`], sent back to the process.
+struct BlockingDone {
+    token: u64,
+    result: Result<Value, String>,
+}
+
+impl std::fmt::Debug for Trap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trap::Error(e) => write!(f, "Error({e})"),
+            Trap::Exit(v) => write!(f, "Exit({v})"),
+            Trap::Sleep(t) => write!(f, "Sleep({t:?})"),
+            Trap::Block(_) => f.write_str("Block(..)"),
+        }
+    }
 }
 
 impl From<String> for Trap {
@@ -115,6 +141,9 @@ enum State {
         deadline: Option<Instant>,
     },
     Sleeping(Instant),
+    Blocked {
+        token: u64,
+    },
 }
 
 /// One process's interpreter state.
@@ -316,6 +345,36 @@ impl Vm {
         self.enter(proto, from, ret)
     }
 
+    /// Runs blocking work: in place on a thread host (`Ok(Some(result))`), else on a helper
+    /// thread that sends the result back (`Ok(None)`: the process waits for it).
+    fn block(
+        &mut self,
+        rt: &mut HostRunner<'_, '_>,
+        work: BlockingFn,
+    ) -> Result<Option<Value>, String> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        if rt.host.may_block() {
+            return work().map(Some);
+        }
+        let token = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pid = rt.host.pid();
+        let runtime = rt.env.runtime.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tern-blocking".into())
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let result = work();
+                runtime.send(pid, BlockingDone { token, result });
+            });
+        match spawned {
+            Ok(_) => {
+                self.state = State::Blocked { token };
+                Ok(None)
+            }
+            Err(e) => Err(format!("cannot start a thread for blocking I/O: {e}")),
+        }
+    }
+
     /// Runs until the process returns, waits, yields, exits or fails.
     pub(crate) fn run(&mut self, host: &mut dyn Host, env: &Arc<Env>) -> Outcome {
         match self.state {
@@ -330,6 +389,20 @@ impl Vm {
             State::Receiving { spec, deadline } => {
                 if let Some(o) = self.try_receive(host, spec, deadline) {
                     return o;
+                }
+            }
+            State::Blocked { token } => {
+                let done = host.recv_matching(&mut |m: &Message| {
+                    m.downcast_ref::<BlockingDone>()
+                        .is_some_and(|d| d.token == token)
+                });
+                let Some(Ok(done)) = done.map(|m| m.downcast::<BlockingDone>()) else {
+                    return Outcome::Wait(None);
+                };
+                self.state = State::Running;
+                match done.result {
+                    Ok(v) => self.stack.push(v),
+                    Err(e) => return self.error(e),
                 }
             }
         }
@@ -466,6 +539,14 @@ impl Vm {
                         save!();
                         self.state = State::Sleeping(until);
                         return Outcome::Wait(Some(until));
+                    }
+                    Trap::Block(work) => {
+                        save!();
+                        match self.block(rt, work) {
+                            Ok(Some(v)) => self.stack.push(v),
+                            Ok(None) => return Outcome::Wait(None),
+                            Err(e) => fail!(e),
+                        }
                     }
                 }
             }};

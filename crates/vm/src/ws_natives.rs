@@ -8,9 +8,10 @@
 //! - Every server a program starts is kept in its [`Servers`] list until `Ws.stop`, so
 //!   `tern run` can wait for them and stop them all (close code 1001) on a signal.
 //! - No lock is held across blocking I/O: a `WsClient` is taken out of its slot for the
-//!   duration of a call (a second concurrent call on the same client gets `{:error, :busy}`).
-//!   `WsClient` calls block the calling thread (at most their timeout): they are meant for
-//!   the REPL and for tests.
+//!   duration of a call (a second concurrent call on the same client gets
+//!   `{:error, :closed_or_busy}`). `WsClient` calls are blocking I/O: from a process they run
+//!   on a helper thread while the process waits (a scheduler worker never blocks); in the
+//!   REPL they run on the REPL's thread.
 
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -324,20 +325,23 @@ fn client_slot(v: &Value) -> Result<Arc<dyn Handle>, Trap> {
     handle::<ClientHandle>(v, "a WsClient")
 }
 
-/// Runs `f` with the client taken out of its slot (so no lock is held during the I/O).
+/// Runs `f` with the client taken out of its slot (so no lock is held during the I/O), as
+/// blocking work: off the scheduler's workers when called from a process.
 fn with_client(
     v: &Value,
-    f: impl FnOnce(&mut ws::Client) -> Result<Value, Trap>,
+    f: impl FnOnce(&mut ws::Client) -> Value + Send + 'static,
 ) -> Result<Value, Trap> {
     let h = client_slot(v)?;
-    let ch = h.as_any().downcast_ref::<ClientHandle>().expect("checked");
-    let taken = ch.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let Some(mut client) = taken else {
-        return Ok(Value::error(Value::atom("closed_or_busy")));
-    };
-    let r = f(&mut client);
-    *ch.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
-    r
+    Err(Trap::Block(Box::new(move || {
+        let ch = h.as_any().downcast_ref::<ClientHandle>().expect("checked");
+        let taken = ch.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(mut client) = taken else {
+            return Ok(Value::error(Value::atom("closed_or_busy")));
+        };
+        let r = f(&mut client);
+        *ch.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(client);
+        Ok(r)
+    })))
 }
 
 fn ws_err(e: ws::Error) -> Value {
@@ -379,22 +383,24 @@ fn client_connect(a: &[Value]) -> Result<Value, Trap> {
             "wss:// needs %{ca: \"ca.pem\"} or %{insecure: true}",
         )));
     }
-    match ws::connect(&url, cfg) {
-        Ok(client) => Ok(Value::ok(Value::Handle(Arc::new(ClientHandle {
-            slot: Mutex::new(Some(client)),
-            url,
-            id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        })))),
-        Err(e) => Ok(ws_err(e)),
-    }
+    Err(Trap::Block(Box::new(move || {
+        Ok(match ws::connect(&url, cfg) {
+            Ok(client) => Value::ok(Value::Handle(Arc::new(ClientHandle {
+                slot: Mutex::new(Some(client)),
+                url,
+                id: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            }))),
+            Err(e) => ws_err(e),
+        })
+    })))
 }
 
 fn client_recv(a: &[Value]) -> Result<Value, Trap> {
     let ms = int(&a[1])?;
     let ms = u64::try_from(ms).map_err(|_| Trap::Error(format!("bad timeout {ms}")))?;
     let deadline = Instant::now() + Duration::from_millis(ms.min(24 * 3600 * 1000));
-    with_client(&a[0], |c| loop {
-        return Ok(match c.recv(Some(deadline)) {
+    with_client(&a[0], move |c| loop {
+        return match c.recv(Some(deadline)) {
             Ok(ws::Recv::Text(s)) => Value::tuple(vec![Value::Atom(Atom::TEXT), Value::str(s)]),
             Ok(ws::Recv::Binary(b)) => {
                 Value::tuple(vec![Value::Atom(Atom::BINARY), Value::Bin(b.into())])
@@ -407,7 +413,7 @@ fn client_recv(a: &[Value]) -> Result<Value, Trap> {
             Ok(ws::Recv::Timeout) => Value::Atom(Atom::TIMEOUT),
             Ok(_) => continue, // ping / pong
             Err(e) => ws_err(e),
-        });
+        };
     })
 }
 
@@ -495,11 +501,9 @@ pub(crate) static NATIVES: &[Native] = &[
     Native::pure("WsClient.connect", 2, client_connect),
     Native::pure("WsClient.send", 2, |a| {
         let text = string(&a[1])?.clone();
-        with_client(&a[0], |c| {
-            Ok(match c.send_text(&text) {
-                Ok(()) => Value::Atom(Atom::OK),
-                Err(e) => ws_err(e),
-            })
+        with_client(&a[0], move |c| match c.send_text(&text) {
+            Ok(()) => Value::Atom(Atom::OK),
+            Err(e) => ws_err(e),
         })
     }),
     Native::pure("WsClient.send_binary", 2, |a| {
@@ -513,20 +517,16 @@ pub(crate) static NATIVES: &[Native] = &[
                 )))
             }
         };
-        with_client(&a[0], |c| {
-            Ok(match c.send_binary(&bytes) {
-                Ok(()) => Value::Atom(Atom::OK),
-                Err(e) => ws_err(e),
-            })
+        with_client(&a[0], move |c| match c.send_binary(&bytes) {
+            Ok(()) => Value::Atom(Atom::OK),
+            Err(e) => ws_err(e),
         })
     }),
     Native::pure("WsClient.recv", 2, client_recv),
     Native::pure("WsClient.close", 1, |a| {
-        with_client(&a[0], |c| {
-            Ok(match c.close(1000, "") {
-                Ok(code) => Value::tuple(vec![Value::Atom(Atom::CLOSED), Value::Int(code as i64)]),
-                Err(e) => ws_err(e),
-            })
+        with_client(&a[0], |c| match c.close(1000, "") {
+            Ok(code) => Value::tuple(vec![Value::Atom(Atom::CLOSED), Value::Int(code as i64)]),
+            Err(e) => ws_err(e),
         })
     }),
 ];

@@ -92,6 +92,11 @@ fn repl() -> ExitCode {
             eprintln!("cannot open the terminal");
             return ExitCode::from(1);
         };
+        let history =
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".tern_history"));
+        if let Some(h) = &history {
+            let _ = rl.load_history(h);
+        }
         println!("tern repl — :help for help, :quit to leave");
         loop {
             let prompt = if repl.continuing() { "...> " } else { "tern> " };
@@ -105,6 +110,9 @@ fn repl() -> ExitCode {
                 Err(rustyline::error::ReadlineError::Interrupted) => continue,
                 Err(_) => break,
             }
+        }
+        if let Some(h) = &history {
+            let _ = rl.save_history(h);
         }
     } else {
         let stdin = std::io::stdin();
