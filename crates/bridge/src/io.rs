@@ -207,6 +207,8 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
             Ok((Wait::TimedOut, _)) | Err(_) => break None,
             Ok((_, rev)) if rev & sys::POLLERR_HUP != 0 => break None,
             Ok(_) if s.stopping.load(Ordering::SeqCst) => break None,
+            // The actor died before deciding (the watcher's abort woke us).
+            Ok(_) if !s.rt.is_alive(pid) => break conn.take_decision(),
             Ok(_) => {}
         }
     };
@@ -478,8 +480,9 @@ impl Loop<'_> {
                 let stash = std::mem::take(&mut self.stash);
                 self.feed(&stash);
             }
+            let mut more = false;
             if self.ended.is_none() && !self.paused && !self.read_eof && self.stash.is_empty() {
-                self.read();
+                more = self.read();
             }
             self.timers();
             let flushed = self.flush();
@@ -490,6 +493,9 @@ impl Loop<'_> {
             }
             if let Some(r) = self.done(flushed) {
                 return r;
+            }
+            if more {
+                continue;
             }
             let mut events = 0;
             if !self.paused && !self.read_eof {
@@ -549,16 +555,23 @@ impl Loop<'_> {
         }
     }
 
-    fn read(&mut self) {
+    /// Reads and feeds until the socket is drained, the actor is behind, or this turn's
+    /// budget is used up. Returns true in the last case: input may be waiting where `poll`
+    /// cannot see it (inside rustls), so the caller must not sleep before reading again.
+    fn read(&mut self) -> bool {
         // Borrowed from the pool for this turn only: an idle connection holds no buffer.
         let mut lease = bufpool::take();
         let buf = &mut *lease;
+        let plain = matches!(self.tr, Transport::Plain);
         let mut total = 0;
-        while total < READ_TURN && !self.paused && self.ended.is_none() {
+        while !self.paused && self.ended.is_none() {
+            if total >= READ_TURN {
+                return true;
+            }
             match self.tr.read(self.sock, buf) {
                 Ok(0) => {
                     self.read_eof = true;
-                    return;
+                    return false;
                 }
                 Ok(n) => {
                     total += n;
@@ -566,16 +579,22 @@ impl Loop<'_> {
                         hb.on_activity(Instant::now());
                     }
                     self.feed(&buf[..n]);
+                    if plain && n < buf.len() {
+                        // A short read drained the kernel buffer: skip the read that would
+                        // only say WouldBlock; poll (level-triggered) reports anything newer.
+                        return false;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     log::debug!("connection {}: read: {e}", self.conn.id());
                     self.ended = Some((1006, String::new()));
-                    return;
+                    return false;
                 }
             }
         }
+        false
     }
 
     fn feed(&mut self, mut data: &[u8]) {
