@@ -114,3 +114,140 @@ fn stop_under_load_sends_1001_to_everyone_and_exits_in_bounded_time() {
     );
     assert!(exit_took <= bound, "exit took {exit_took:?}");
 }
+
+/// A client that only waits for the server's close (plain or TLS); returns its code.
+fn waiting_client<S: std::io::Read + std::io::Write>(
+    mut ws: tungstenite::WebSocket<S>,
+) -> Result<Option<u16>, String> {
+    let mut code = None;
+    loop {
+        match ws.read() {
+            Ok(Message::Close(f)) => code = f.map(|f| u16::from(f.code)),
+            Ok(_) => continue,
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
+                return Ok(code)
+            }
+            Err(e) if code.is_some() => return Err(format!("after close {code:?}: {e}")),
+            Err(e) => return Err(format!("before any close: {e}")),
+        }
+    }
+}
+
+/// Reads until the end of the stream; true if it came within `within`.
+fn ends_within(s: &mut impl std::io::Read, within: Duration) -> bool {
+    let deadline = std::time::Instant::now() + within;
+    let mut b = [0u8; 1024];
+    while std::time::Instant::now() < deadline {
+        match s.read(&mut b) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
+#[test]
+fn stop_with_sockets_in_every_state_ends_them_all() {
+    use std::io::Write;
+    let k = size(20usize, 200);
+    let dir = std::env::temp_dir().join(format!("tern-harden-stop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let stop_timeout = Duration::from_secs(1);
+    let mut args = ServerArgs::default();
+    args.opts.stop_timeout = stop_timeout;
+    args.tls = Some((cert, key));
+    let mut srv = ServerProc::start(EXE, &args);
+    let (port, tls_port) = (srv.port, srv.tls_port.unwrap());
+    let cfg = ws::client_config_from_pem(ck.cert.pem().as_bytes()).unwrap();
+    let name = || rustls::pki_types::ServerName::try_from("localhost").unwrap();
+
+    // Open and idle, plain and TLS, some in a room.
+    let mut waiting = Vec::new();
+    for i in 0..k {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let path = if i % 2 == 0 { "/echo" } else { "/room/idle" };
+        let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}{path}"), s).unwrap();
+        waiting.push(std::thread::spawn(move || waiting_client(ws)));
+        let tcp = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let tls = rustls::StreamOwned::new(
+            rustls::ClientConnection::new(cfg.clone(), name()).unwrap(),
+            tcp,
+        );
+        let (ws, _) = tungstenite::client(format!("wss://localhost:{tls_port}/echo"), tls).unwrap();
+        waiting.push(std::thread::spawn(move || waiting_client(ws)));
+    }
+    // A member that never reads, with about 3 MiB sent to it (socket buffers full, the rest
+    // queued): its 1001 cannot get through, so the stop timeout ends it.
+    let stalled = hardening::raw_upgrade(port, "/room/stall", Duration::from_secs(5)).unwrap();
+    {
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let (mut ws, _) =
+            tungstenite::client(format!("ws://127.0.0.1:{port}/room/stall"), s).unwrap();
+        let chunk = "s".repeat(1024);
+        for _ in 0..3000 {
+            ws.send(Message::text(chunk.clone())).unwrap();
+        }
+        waiting.push(std::thread::spawn(move || waiting_client(ws)));
+    }
+    // Mid-handshake: half an upgrade request (plain), half a ClientHello (TLS).
+    let req = hardening::upgrade_request("/echo").into_bytes();
+    let mut hello = Vec::new();
+    rustls::ClientConnection::new(cfg.clone(), name())
+        .unwrap()
+        .write_tls(&mut hello)
+        .unwrap();
+    let mut half_open = vec![stalled];
+    for _ in 0..k {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(&req[..req.len() / 2]).unwrap();
+        half_open.push(s);
+        let mut s = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+        s.write_all(&hello[..hello.len() / 2]).unwrap();
+        half_open.push(s);
+    }
+    assert!(wait_until(Duration::from_secs(10), || {
+        let s = srv.stats();
+        s.live == 2 * k + 2 && s.tls_live == 2 * k && s.messages == 3000
+    }));
+    let before = srv.proc_stats();
+    let bound = stop_timeout + Duration::from_secs(6);
+    let (stop_took, exit_took) = srv.stop(bound);
+    let codes: Vec<Result<Option<u16>, String>> =
+        waiting.into_iter().map(|h| h.join().unwrap()).collect();
+    let ended = half_open
+        .iter_mut()
+        .map(|s| ends_within(s, Duration::from_secs(5)))
+        .filter(|&e| e)
+        .count();
+    let mut tally = std::collections::BTreeMap::<String, usize>::new();
+    for c in &codes {
+        *tally.entry(format!("{c:?}")).or_default() += 1;
+    }
+    println!(
+        "stop with every state: {k} idle ws + {k} idle wss + a stalled reader + {k} half \
+         requests + {k} half ClientHellos (server {before}); stop took {stop_took:?}, exit {exit_took:?}; open \
+         clients saw {tally:?}; {ended}/{} half-open or stalled sockets ended",
+        half_open.len()
+    );
+    assert_eq!(tally.get("Ok(Some(1001))"), Some(&(2 * k + 1)), "{tally:?}");
+    assert_eq!(ended, half_open.len());
+    let _ = std::fs::remove_dir_all(dir);
+}
