@@ -14,6 +14,13 @@
 //!   the bounds, the thread sets `paused`, re-checks, and stops feeding and reading (the rest
 //!   of the current read, at most one buffer, waits in `stash`) and stops asking for POLLIN;
 //!   the actor's tickets wake it once under the bounds again.
+//! - Order of output: a pong goes out before anything queued after the ping was read; when the
+//!   peer's close (or a protocol error) follows messages the actor has not handled yet, our
+//!   close frame is held until the actor has handled them (at most `close_timeout`), so their
+//!   answers precede it.
+//! - Waits that depend on the peer are bounded: the handshake by `handshake_timeout`, a
+//!   closing connection by `close_timeout`, a silent open one by the heartbeat; a peer that
+//!   overflowed its outbound buffer is dropped as soon as its close frame cannot be written.
 //! - Exactly once per connection whose `Connect` was posted and that the actor did not
 //!   reject, `finish` runs: the socket is released, the connection leaves every room and the
 //!   server's table, then `Closed` is posted (so `on_close` sees it out of every room).
