@@ -20,11 +20,13 @@
 //!   [`ProcStats`], [`RssMonitor`].
 //! - `good`: [`GoodClients`] (echo round trips) and [`RoomTalk`] (a room conversation).
 //! - `raw`: hand-made upgrade requests and frames for the attacks, a small PRNG.
+//! - `tls`: [`TestCert`], a certificate made at run time, and wss clients.
 
 mod args;
 mod good;
 mod process;
 mod raw;
+mod tls;
 
 pub use args::ServerArgs;
 pub use good::{GoodClients, GoodReport, RoomTalk};
@@ -32,6 +34,7 @@ pub use process::{wait_until, ProcStats, RssMonitor, ServerProc, Stats};
 pub use raw::{
     close_code, masked_frame, raw_upgrade, read_frame, read_http_head, upgrade_request, Frame, Rng,
 };
+pub use tls::{TestCert, WssClient};
 
 use std::time::Duration;
 

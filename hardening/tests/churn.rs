@@ -1,5 +1,5 @@
-//! Churn soak: clients connect, join a room (or echo), send, and leave (cleanly, or by just
-//! dropping the socket) over and over while a room conversation and echo clients go on.
+//! Churn soak: clients connect (ws, and wss from one thread), join a room (or echo), send,
+//! and leave (cleanly, or by just dropping the socket) over and over while a room conversation and echo clients go on.
 //! Afterwards the server's open descriptors, threads, connections and rooms are back at
 //! their baseline and its RSS within a small margin of it (the figures are printed).
 //! Short run: 12 s with 4 churning threads. Soak: 10 minutes.
@@ -7,13 +7,48 @@
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use hardening::{size, wait_until, GoodClients, RoomTalk, ServerArgs, ServerProc, RTT_BOUND};
+use std::sync::Arc;
+
+use hardening::{
+    size, wait_until, GoodClients, RoomTalk, ServerArgs, ServerProc, TestCert, RTT_BOUND,
+};
 use tungstenite::Message;
 
 const EXE: &str = env!("CARGO_BIN_EXE_harden-server");
 const WORKERS: usize = 4;
 /// Live connections of the good clients (3 echo + 3 room members).
 const GOOD_LIVE: usize = 6;
+
+/// One wss churn iteration: connect, echo one message, close (or vanish).
+fn once_tls(
+    tc: &TestCert,
+    cfg: &Arc<rustls::ClientConfig>,
+    port: u16,
+    i: u64,
+) -> Result<(), String> {
+    let mut ws = tc.connect(cfg, port, "/echo", Duration::from_secs(5))?;
+    let text = format!("churn tls {i}");
+    ws.send(Message::text(text.clone()))
+        .map_err(|e| format!("wss send: {e}"))?;
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) if t.as_str() == text => break,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            other => return Err(format!("wss echo: {other:?}")),
+        }
+    }
+    if i % 4 == 3 {
+        return Ok(());
+    }
+    ws.close(None).map_err(|e| format!("wss close: {e}"))?;
+    loop {
+        match ws.read() {
+            Ok(_) => continue,
+            Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(format!("wss after close: {e}")),
+        }
+    }
+}
 
 /// One churn iteration; `Err` is a failure a good server must never cause.
 fn once(port: u16, w: usize, i: u64) -> Result<(), String> {
@@ -53,63 +88,86 @@ fn once(port: u16, w: usize, i: u64) -> Result<(), String> {
     }
 }
 
-/// Churns from `WORKERS` threads for `dur` (each stops at the deadline, or after 10
-/// errors); returns iterations and errors.
-fn churn(port: u16, dur: Duration) -> (u64, Vec<String>) {
+/// Churns from `WORKERS` threads on ws and one on wss for `dur` (each stops at the
+/// deadline, or after 10 errors); returns ws iterations, wss iterations and errors.
+fn churn(tc: &Arc<TestCert>, port: u16, tls_port: u16, dur: Duration) -> (u64, u64, Vec<String>) {
     let end = Instant::now() + dur;
-    let hs: Vec<_> = (0..WORKERS)
+    let cfg = tc.client_config();
+    let hs: Vec<_> = (0..=WORKERS)
         .map(|w| {
+            let (tc, cfg) = (tc.clone(), cfg.clone());
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 let mut errors = Vec::new();
                 while Instant::now() < end && n < 10_000_000 && errors.len() < 10 {
-                    if let Err(e) = once(port, w, n) {
+                    let r = if w == WORKERS {
+                        once_tls(&tc, &cfg, tls_port, n)
+                    } else {
+                        once(port, w, n)
+                    };
+                    if let Err(e) = r {
                         errors.push(format!("worker {w} iteration {n}: {e}"));
                     }
                     n += 1;
                 }
-                (n, errors)
+                (w == WORKERS, n, errors)
             })
         })
         .collect();
-    hs.into_iter().fold((0, Vec::new()), |(n, mut e), h| {
-        let (k, more) = h.join().unwrap();
+    hs.into_iter().fold((0, 0, Vec::new()), |(n, t, mut e), h| {
+        let (tls, k, more) = h.join().unwrap();
         e.extend(more);
-        (n + k, e)
+        if tls {
+            (n, t + k, e)
+        } else {
+            (n + k, t, e)
+        }
     })
 }
 
 #[test]
 fn churn_returns_to_the_baseline() {
     let dur = Duration::from_secs(size(12, 600));
-    let mut srv = ServerProc::start(EXE, &ServerArgs::default());
+    let tc = Arc::new(TestCert::new());
+    let mut srv = ServerProc::start(
+        EXE,
+        &ServerArgs {
+            tls: tc.files(),
+            ..Default::default()
+        },
+    );
+    let tls_port = srv.tls_port.expect("wss port");
     let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
     let talk = RoomTalk::start(srv.port, "calm", 3, Duration::from_millis(50));
 
     // Warm up (allocator arenas, thread stacks, the scheduler's tables), then the baseline.
-    let (warm, errs) = churn(srv.port, Duration::from_millis(1500));
+    let (warm, warm_tls, errs) = churn(&tc, srv.port, tls_port, Duration::from_millis(1500));
     assert!(errs.is_empty(), "{errs:?}");
     assert!(wait_until(Duration::from_secs(10), || {
         let s = srv.stats();
-        s.live == GOOD_LIVE && s.rooms == 1
+        s.live == GOOD_LIVE && s.tls_live == 0 && s.rooms == 1
     }));
     let base = srv.proc_stats();
     let base_stats = srv.stats();
 
     let t0 = Instant::now();
-    let (n, errs) = churn(srv.port, dur);
+    let (n, n_tls, errs) = churn(&tc, srv.port, tls_port, dur);
     let took = t0.elapsed();
     let settled = wait_until(Duration::from_secs(10), || {
         let s = srv.stats();
         let p = srv.proc_stats();
-        s.live == GOOD_LIVE && s.rooms == 1 && p.fds <= base.fds && p.threads <= base.threads
+        s.live == GOOD_LIVE
+            && s.tls_live == 0
+            && s.rooms == 1
+            && p.fds <= base.fds
+            && p.threads <= base.threads
     });
     let after = srv.proc_stats();
     let s = srv.stats();
     println!(
-        "churn: {n} connect/join/send/close cycles in {took:?} ({:.0}/s) after {warm} warm-up \
-         cycles; baseline {base}; after {after}; live {} -> {}, rooms {} -> {}; on_close codes {:?}",
-        n as f64 / took.as_secs_f64(),
+        "churn: {n} ws + {n_tls} wss connect/join/send/close cycles in {took:?} ({:.0}/s) after \
+         {warm} + {warm_tls} warm-up cycles; baseline {base}; after {after}; live {} -> {}, rooms {} -> {}; on_close codes {:?}",
+        (n + n_tls) as f64 / took.as_secs_f64(),
         base_stats.live,
         s.live,
         base_stats.rooms,

@@ -6,12 +6,11 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hardening::{
     close_code, raw_upgrade, read_frame, read_http_head, size, upgrade_request, wait_until,
-    GoodClients, Rng, ServerArgs, ServerProc, RTT_BOUND,
+    GoodClients, Rng, ServerArgs, ServerProc, TestCert, RTT_BOUND,
 };
 
 const EXE: &str = env!("CARGO_BIN_EXE_harden-server");
@@ -138,20 +137,34 @@ fn garbage_and_half_handshakes_instead_of_a_handshake() {
         assert!(!status.contains("101"), "a half request was upgraded");
         tally(&mut outcomes, format!("half, then leaves: {status}"));
     }
-    for &cut in &cuts {
-        let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
-        let t0 = Instant::now();
-        s.write_all(&req[..cut]).unwrap();
-        let head =
-            read_http_head(&mut s, t0 + DEADLINE + Duration::from_secs(3)).unwrap_or_default();
-        let status = head.lines().next().unwrap_or("(closed)").to_string();
-        let took = t0.elapsed();
-        assert!(
-            took >= DEADLINE - Duration::from_millis(100),
-            "a silent half request was dropped before the deadline ({took:?})"
-        );
-        assert!(ends_within(&mut s, Duration::from_secs(3)));
-        tally(&mut outcomes, format!("half, then silent: {status}"));
+    // (In parallel: each waits for the deadline.)
+    let port = srv.port;
+    let silent: Vec<String> = std::thread::scope(|sc| {
+        let hs: Vec<_> = cuts
+            .iter()
+            .map(|&cut| {
+                let req = &req;
+                sc.spawn(move || {
+                    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    let t0 = Instant::now();
+                    s.write_all(&req[..cut]).unwrap();
+                    let head = read_http_head(&mut s, t0 + DEADLINE + Duration::from_secs(3))
+                        .unwrap_or_default();
+                    let status = head.lines().next().unwrap_or("(closed)").to_string();
+                    let took = t0.elapsed();
+                    assert!(
+                        took >= DEADLINE - Duration::from_millis(100),
+                        "a silent half request was dropped before the deadline ({took:?})"
+                    );
+                    assert!(ends_within(&mut s, Duration::from_secs(3)));
+                    format!("half, then silent: {status}")
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in silent {
+        tally(&mut outcomes, o);
     }
     println!("garbage instead of a handshake: {outcomes:?}");
     let s = srv.stats();
@@ -165,26 +178,14 @@ fn garbage_and_half_handshakes_instead_of_a_handshake() {
     srv.stop(Duration::from_secs(10));
 }
 
-fn temp_dir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("tern-harden-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn random_bytes_and_half_handshakes_to_the_tls_port() {
     let seeds = size(60u64, 1000);
-    let dir = temp_dir();
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let mut srv = server(Some((cert, key)));
+    let tc = TestCert::new();
+    let mut srv = server(tc.files());
     let tls_port = srv.tls_port.expect("tls port");
     let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
-    let client_cfg: Arc<rustls::ClientConfig> =
-        ws::client_config_from_pem(ck.cert.pem().as_bytes()).unwrap();
-    let name = || rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let client_cfg = tc.client_config();
     let mut outcomes = std::collections::BTreeMap::new();
 
     // Random bytes: an alert or a plain close, quickly.
@@ -214,68 +215,71 @@ fn random_bytes_and_half_handshakes_to_the_tls_port() {
 
     // Half a ClientHello, then silence: dropped at the handshake deadline.
     let mut hello = Vec::new();
-    rustls::ClientConnection::new(client_cfg.clone(), name())
-        .unwrap()
-        .write_tls(&mut hello)
-        .unwrap();
-    for cut in [1, 5, hello.len() / 2, hello.len() - 1] {
-        let mut s = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let t0 = Instant::now();
-        s.write_all(&hello[..cut]).unwrap();
-        assert!(ends_within(&mut s, DEADLINE + Duration::from_secs(3)));
-        let took = t0.elapsed();
-        assert!(
-            took >= DEADLINE - Duration::from_millis(100),
-            "dropped early: {took:?}"
-        );
-        tally(
-            &mut outcomes,
-            "half a ClientHello: closed at the deadline".into(),
-        );
-    }
-
-    // A whole TLS handshake, then half an upgrade request and silence.
+    tc.session(&client_cfg).write_tls(&mut hello).unwrap();
+    // (These wait for the deadline: all in parallel.)
     let req = upgrade_request("/echo").into_bytes();
-    for cut in [1, req.len() / 2, req.len() - 3] {
-        let tcp = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut tls = rustls::StreamOwned::new(
-            rustls::ClientConnection::new(client_cfg.clone(), name()).unwrap(),
-            tcp,
-        );
-        let t0 = Instant::now();
-        tls.write_all(&req[..cut]).unwrap();
-        let mut got = Vec::new();
-        let mut b = [0u8; 1024];
-        let end = loop {
-            match tls.read(&mut b) {
-                Ok(0) => break "close_notify".to_string(),
-                Ok(n) => got.extend_from_slice(&b[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    panic!("half request over TLS: still open 5 s on")
-                }
-                Err(e) => break format!("{:?}", e.kind()),
-            }
-        };
-        let took = t0.elapsed();
-        assert!(
-            took >= DEADLINE - Duration::from_millis(100),
-            "dropped early: {took:?}"
-        );
-        assert!(
-            took <= DEADLINE + Duration::from_secs(3),
-            "dropped late: {took:?}"
-        );
-        let status = String::from_utf8_lossy(&got)
-            .lines()
-            .next()
-            .unwrap_or("(no answer)")
-            .to_string();
-        tally(
-            &mut outcomes,
-            format!("TLS, half a request: {status}, then {end}"),
-        );
+    let silent: Vec<String> = std::thread::scope(|sc| {
+        let mut hs = Vec::new();
+        for cut in [1, 5, hello.len() / 2, hello.len() - 1] {
+            let hello = &hello;
+            hs.push(sc.spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let t0 = Instant::now();
+                s.write_all(&hello[..cut]).unwrap();
+                assert!(ends_within(&mut s, DEADLINE + Duration::from_secs(3)));
+                let took = t0.elapsed();
+                assert!(
+                    took >= DEADLINE - Duration::from_millis(100),
+                    "dropped early: {took:?}"
+                );
+                "half a ClientHello: closed at the deadline".to_string()
+            }));
+        }
+        // A whole TLS handshake, then half an upgrade request and silence.
+        for cut in [1, req.len() / 2, req.len() - 3] {
+            let (req, tc, client_cfg) = (&req, &tc, &client_cfg);
+            hs.push(sc.spawn(move || {
+                let tcp = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
+                tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut tls = rustls::StreamOwned::new(tc.session(client_cfg), tcp);
+                let t0 = Instant::now();
+                tls.write_all(&req[..cut]).unwrap();
+                let mut got = Vec::new();
+                let mut b = [0u8; 1024];
+                let end = loop {
+                    match tls.read(&mut b) {
+                        Ok(0) => break "close_notify".to_string(),
+                        Ok(n) => got.extend_from_slice(&b[..n]),
+                        Err(e)
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                        {
+                            panic!("half request over TLS: still open 5 s on")
+                        }
+                        Err(e) => break format!("{:?}", e.kind()),
+                    }
+                };
+                let took = t0.elapsed();
+                assert!(
+                    took >= DEADLINE - Duration::from_millis(100),
+                    "dropped early: {took:?}"
+                );
+                assert!(
+                    took <= DEADLINE + Duration::from_secs(3),
+                    "dropped late: {took:?}"
+                );
+                let status = String::from_utf8_lossy(&got)
+                    .lines()
+                    .next()
+                    .unwrap_or("(no answer)")
+                    .to_string();
+                format!("TLS, half a request: {status}, then {end}")
+            }));
+        }
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for o in silent {
+        tally(&mut outcomes, o);
     }
     println!("TLS port: {outcomes:?}");
     assert!(wait_until(Duration::from_secs(5), || srv.stats().tls_live == 0));
@@ -287,5 +291,4 @@ fn random_bytes_and_half_handshakes_to_the_tls_port() {
     good.finish().assert_ok(RTT_BOUND, 3);
     srv.assert_quiet(20);
     srv.stop(Duration::from_secs(10));
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -161,20 +161,14 @@ fn ends_within(s: &mut impl std::io::Read, within: Duration) -> bool {
 fn stop_with_sockets_in_every_state_ends_them_all() {
     use std::io::Write;
     let k = size(20usize, 200);
-    let dir = std::env::temp_dir().join(format!("tern-harden-stop-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let tc = hardening::TestCert::new();
     let stop_timeout = Duration::from_secs(1);
     let mut args = ServerArgs::default();
     args.opts.stop_timeout = stop_timeout;
-    args.tls = Some((cert, key));
+    args.tls = tc.files();
     let mut srv = ServerProc::start(EXE, &args);
     let (port, tls_port) = (srv.port, srv.tls_port.unwrap());
-    let cfg = ws::client_config_from_pem(ck.cert.pem().as_bytes()).unwrap();
-    let name = || rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let cfg = tc.client_config();
 
     // Open and idle, plain and TLS, some in a room.
     let mut waiting = Vec::new();
@@ -184,13 +178,9 @@ fn stop_with_sockets_in_every_state_ends_them_all() {
         let path = if i % 2 == 0 { "/echo" } else { "/room/idle" };
         let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}{path}"), s).unwrap();
         waiting.push(std::thread::spawn(move || waiting_client(ws)));
-        let tcp = TcpStream::connect(("127.0.0.1", tls_port)).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let tls = rustls::StreamOwned::new(
-            rustls::ClientConnection::new(cfg.clone(), name()).unwrap(),
-            tcp,
-        );
-        let (ws, _) = tungstenite::client(format!("wss://localhost:{tls_port}/echo"), tls).unwrap();
+        let ws = tc
+            .connect(&cfg, tls_port, "/echo", Duration::from_secs(20))
+            .unwrap();
         waiting.push(std::thread::spawn(move || waiting_client(ws)));
     }
     // A member that never reads, with about 3 MiB sent to it (socket buffers full, the rest
@@ -210,10 +200,7 @@ fn stop_with_sockets_in_every_state_ends_them_all() {
     // Mid-handshake: half an upgrade request (plain), half a ClientHello (TLS).
     let req = hardening::upgrade_request("/echo").into_bytes();
     let mut hello = Vec::new();
-    rustls::ClientConnection::new(cfg.clone(), name())
-        .unwrap()
-        .write_tls(&mut hello)
-        .unwrap();
+    tc.session(&cfg).write_tls(&mut hello).unwrap();
     let mut half_open = vec![stalled];
     for _ in 0..k {
         let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -249,5 +236,4 @@ fn stop_with_sockets_in_every_state_ends_them_all() {
     );
     assert_eq!(tally.get("Ok(Some(1001))"), Some(&(2 * k + 1)), "{tally:?}");
     assert_eq!(ended, half_open.len());
-    let _ = std::fs::remove_dir_all(dir);
 }
