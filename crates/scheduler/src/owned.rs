@@ -33,22 +33,24 @@ pub(crate) struct Relations {
     pub(crate) watchers: IdMap<MonitorRef, Pid>,
 }
 
+/// `repr(C)`: the fields every run touches come first, so they share cache lines.
+#[repr(C)]
 pub(crate) struct Owned {
-    pub(crate) pid: Pid,
+    /// The deadline of the last `Step::Wait` (for `timed_out`).
+    pub(crate) wait_deadline: Option<Instant>,
+    /// Set when an exit signal ends this process; the runner ends it after `resume`.
+    pub(crate) pending_exit: Option<ExitReason>,
     /// Messages already taken from the inbox, in arrival order.
     pub(crate) queue: VecDeque<Message>,
     /// Selective receive: messages before this index were scanned and did not match.
     pub(crate) scan: usize,
+    pub(crate) pid: Pid,
+    /// The receive-timeout timer currently armed: (deadline, timer id).
+    pub(crate) armed: Option<(Instant, u64)>,
+    pub(crate) rel: Option<Box<Relations>>,
     pub(crate) trap_exit: bool,
     /// A thread's mailbox: exit signals always become messages.
     pub(crate) is_thread: bool,
-    pub(crate) rel: Option<Box<Relations>>,
-    /// Set when an exit signal ends this process; the runner ends it after `resume`.
-    pub(crate) pending_exit: Option<ExitReason>,
-    /// The deadline of the last `Step::Wait` (for `timed_out`).
-    pub(crate) wait_deadline: Option<Instant>,
-    /// The receive-timeout timer currently armed: (deadline, timer id).
-    pub(crate) armed: Option<(Instant, u64)>,
 }
 
 impl Owned {

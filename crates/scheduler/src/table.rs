@@ -115,9 +115,10 @@ impl Inbox {
     }
 }
 
+#[repr(C)]
 pub(crate) struct Actor {
-    pub(crate) process: Box<dyn Process>,
     pub(crate) own: Owned,
+    pub(crate) process: Box<dyn Process>,
 }
 
 pub(crate) enum Body {
@@ -126,9 +127,12 @@ pub(crate) enum Body {
     Thread(Parker),
 }
 
+/// `repr(C)` keeps the fields every send and every run touch (run state, inbox lock and
+/// its inline head, then the slot) in the first cache lines, in this order.
+#[repr(C)]
 pub(crate) struct Cell {
-    pub(crate) pid: Pid,
     pub(crate) state: RunState,
+    pub(crate) pid: Pid,
     /// Set (under the inbox lock) when a signal other than a message is pushed; the runner
     /// then drains the inbox before `resume`, so exit signals apply even to a process that
     /// never receives. `SeqCst`, like the loads of the run state that pair with it: a
