@@ -253,3 +253,20 @@ impl Table {
         cells
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_actor_stays_small() {
+        // The cell is most of an idle actor's memory (plus the boxed process, its table
+        // bucket and allocator overhead); docs/performance.md promises well under 1 KiB.
+        let cell = std::mem::size_of::<Cell>();
+        assert!(cell <= 320, "Cell grew to {cell} bytes");
+        assert!(
+            std::mem::size_of::<Signal>() <= 48,
+            "a signal is kept inline in the cell"
+        );
+    }
+}

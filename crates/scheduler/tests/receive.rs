@@ -57,9 +57,12 @@ fn message_before_the_deadline_wins_and_unrelated_ones_do_not() {
         timeout: Duration::from_secs(30),
         deadline: None,
     });
+    mb.monitor(p);
     rt.send(p, "not a u32");
     rt.send(p, 7u32);
     assert_eq!(recv::<Option<u32>>(&mb), Some(7));
+    // The Down comes after the exit path cancelled the armed timer.
+    assert!(matches!(common::recv_any(&mb), Message::Down { .. }));
     assert_eq!(
         rt.pending_timers(),
         0,

@@ -79,6 +79,12 @@ fn receive_timeouts_that_never_fire_do_not_pile_up() {
     }
     rt.send(p, me);
     assert_eq!(recv::<u32>(&mb), 5_000);
+    // The Down comes after the exit path cancelled the last armed timer.
+    mb.monitor(p);
+    assert!(matches!(
+        common::recv_any(&mb),
+        scheduler::Message::Down { .. }
+    ));
     assert_eq!(rt.pending_timers(), 0);
     rt.shutdown();
 }
