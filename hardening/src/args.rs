@@ -16,6 +16,9 @@ pub struct ServerArgs {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `RUST_LOG` of the server. Default `info`, so the tests see (and bound) its logging.
     pub log: String,
+    /// A descriptor limit (`RLIMIT_NOFILE`) for the server process, set through `prlimit`.
+    /// Default none (inherited).
+    pub nofile: Option<u64>,
 }
 
 impl Default for ServerArgs {
@@ -29,6 +32,7 @@ impl Default for ServerArgs {
             workers: 2,
             tls: None,
             log: "info".into(),
+            nofile: None,
         }
     }
 }

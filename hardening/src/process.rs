@@ -124,6 +124,9 @@ pub struct ProcStats {
     pub fds: usize,
     /// Threads (entries of `/proc/PID/task`).
     pub threads: usize,
+    /// CPU time used so far (user + system), in clock ticks (`/proc/PID/stat`; 100 a second
+    /// on Linux).
+    pub cpu_ticks: u64,
 }
 
 impl ProcStats {
@@ -137,10 +140,17 @@ impl ProcStats {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
         let fds = std::fs::read_dir(base.join("fd")).ok()?.count();
         let threads = std::fs::read_dir(base.join("task")).ok()?.count();
+        // Fields after the command name (which may hold spaces): state is the 3rd field,
+        // utime and stime the 14th and 15th.
+        let stat = std::fs::read_to_string(base.join("stat")).ok()?;
+        let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks = |i: usize| rest.get(i - 3).and_then(|v| v.parse::<u64>().ok());
+        let cpu_ticks = ticks(14)? + ticks(15)?;
         Some(ProcStats {
             rss_kb,
             fds,
             threads,
+            cpu_ticks,
         })
     }
 }
@@ -194,7 +204,15 @@ impl ServerProc {
     /// Starts `harden-server` (the path from `env!("CARGO_BIN_EXE_harden-server")`) and waits
     /// for its ports.
     pub fn start(exe: &str, args: &ServerArgs) -> ServerProc {
-        let mut child = Command::new(exe)
+        let mut cmd = match args.nofile {
+            Some(n) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={n}:{n}")).arg("--").arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        let mut child = cmd
             .args(args.to_args())
             .env("RUST_LOG", &args.log)
             .env("RUST_BACKTRACE", "0")
