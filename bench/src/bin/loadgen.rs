@@ -8,7 +8,8 @@
 //!   `--tls 1` runs it over wss.
 //! - `fanout`: `--members M` connections join `/room/NAME`, one more connection publishes
 //!   `--messages N` text messages of `--size B` bytes, each carrying its send time;
-//!   deliveries/s, p50/p99 delivery latency, lost (must be 0), out of order.
+//!   deliveries/s, p50/p99 delivery latency, lost (must be 0), out of order. Members keep
+//!   listening `--drain` seconds (default 20) after the last send: later is lost.
 //! - `idle`: `--conns C` connections (each does one 32 B echo) held `--hold` seconds; the
 //!   server's (`--pid`) RSS per connection, threads, and CPU used while idle.
 //! - `churn`: `--conns C` loops of connect, one 32 B echo, close handshake, for `--duration`
@@ -63,6 +64,8 @@ struct Opts {
     hold: Duration,
     pid: Option<u32>,
     op_timeout: Duration,
+    /// Fan-out: how long members keep listening after the last send.
+    drain: Duration,
     tls_config: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -71,7 +74,7 @@ fn usage() -> ! {
         "usage: loadgen echo|fanout|idle|churn|wait --port P [--server NAME] [--round N] \
          [--threads T] [--conns C] [--size B] [--binary 0|1] [--warmup S] [--duration S] \
          [--tls 0|1] [--members M] [--messages N] [--room NAME] [--hold S] [--pid PID] \
-         [--op-timeout S] [--timeout S] [--host 127.0.0.1]"
+         [--op-timeout S] [--drain S] [--timeout S] [--host 127.0.0.1]"
     );
     std::process::exit(2)
 }
@@ -109,25 +112,11 @@ fn secs(kv: &HashMap<String, String>, key: &str, default: f64) -> Duration {
 }
 
 fn opts(kv: &HashMap<String, String>) -> Opts {
+    #[rustfmt::skip]
     const KNOWN: &[&str] = &[
-        "host",
-        "port",
-        "server",
-        "round",
-        "threads",
-        "conns",
-        "size",
-        "binary",
-        "warmup",
-        "duration",
-        "tls",
-        "members",
-        "messages",
-        "room",
-        "hold",
-        "pid",
-        "op-timeout",
-        "timeout",
+        "host", "port", "server", "round", "threads", "conns", "size", "binary", "warmup",
+        "duration", "tls", "members", "messages", "room", "hold", "pid", "op-timeout",
+        "timeout", "drain",
     ];
     if let Some(k) = kv.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         eprintln!("loadgen: unknown option --{k}");
@@ -165,6 +154,7 @@ fn opts(kv: &HashMap<String, String>) -> Opts {
         hold: secs(kv, "hold", 10.0),
         pid: kv.get("pid").and_then(|p| p.parse().ok()),
         op_timeout: secs(kv, "op-timeout", 5.0),
+        drain: secs(kv, "drain", 20.0),
         tls_config: tls.then(tern_bench::tls::client_config),
     }
 }
@@ -795,7 +785,7 @@ async fn publish(
     let mut c = conn.map_err(|e| (0, e))?;
     let sync_deadline = Instant::now() + Duration::from_secs(20);
     let finish = |fan: &Fan, sent| {
-        let stop = fan.now_ns() + o.op_timeout.as_nanos() as u64;
+        let stop = fan.now_ns() + o.drain.as_nanos() as u64;
         fan.deadline_ns.store(stop, Ordering::Release);
         sent
     };
@@ -832,7 +822,7 @@ async fn publish(
     }
     let sent = finish(&fan, o.messages);
     // Stay in the room until every member is done or the deadline has passed.
-    let stop = Instant::now() + o.op_timeout + Duration::from_millis(200);
+    let stop = Instant::now() + o.drain + Duration::from_millis(200);
     while fan.done.load(Ordering::Acquire) < fan.synced.load(Ordering::Acquire)
         && Instant::now() < stop
     {
