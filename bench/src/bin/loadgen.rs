@@ -782,13 +782,21 @@ async fn publish(
 ) -> Result<usize, (usize, io::Error)> {
     let conn = connect(&o, &path, 0xfeed).await;
     connected.wait();
-    let mut c = conn.map_err(|e| (0, e))?;
-    let sync_deadline = Instant::now() + Duration::from_secs(20);
     let finish = |fan: &Fan, sent| {
         let stop = fan.now_ns() + o.drain.as_nanos() as u64;
         fan.deadline_ns.store(stop, Ordering::Release);
         sent
     };
+    let mut c = match conn {
+        Ok(c) => c,
+        Err(e) => {
+            // Nothing will be sent: members stop now.
+            fan.deadline_ns
+                .store(fan.now_ns().max(1), Ordering::Release);
+            return Err((0, e));
+        }
+    };
+    let sync_deadline = Instant::now() + Duration::from_secs(20);
     // Members join when their handshake completes server-side, which may be after the
     // client saw the 101: probe until every member has received one.
     loop {
