@@ -99,8 +99,67 @@ const LIFO_LIMIT: u32 = 32;
 /// How many times an idle worker looks for work (a few microseconds in all) before parking.
 const SEARCH_ROUNDS: u32 = 32;
 
+/// A worker's run queue. `len` mirrors the deque's length (written under the lock) so
+/// that the owner can ask "is anything waiting here?" without locking.
+struct RunQueue {
+    q: Mutex<VecDeque<Arc<Cell>>>,
+    len: AtomicUsize,
+}
+
+impl RunQueue {
+    fn new() -> RunQueue {
+        RunQueue {
+            q: Mutex::new(VecDeque::new()),
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    fn push_back(&self, cell: Arc<Cell>) {
+        let mut q = lock(&self.q);
+        q.push_back(cell);
+        self.len.store(q.len(), Ordering::Relaxed);
+    }
+
+    fn extend(&self, cells: VecDeque<Arc<Cell>>) {
+        let mut q = lock(&self.q);
+        q.extend(cells);
+        self.len.store(q.len(), Ordering::Relaxed);
+    }
+
+    fn pop_front(&self) -> Option<Arc<Cell>> {
+        let mut q = lock(&self.q);
+        let cell = q.pop_front();
+        self.len.store(q.len(), Ordering::Relaxed);
+        cell
+    }
+
+    /// The older half (rounded up), for a thief.
+    fn steal_half(&self) -> VecDeque<Arc<Cell>> {
+        let mut q = lock(&self.q);
+        let k = q.len().div_ceil(2);
+        let stolen = q.drain(..k).collect();
+        self.len.store(q.len(), Ordering::Relaxed);
+        stolen
+    }
+
+    fn is_empty(&self) -> bool {
+        lock(&self.q).is_empty()
+    }
+
+    /// A hint, exact only to the owner between its own operations.
+    fn len_hint(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    fn take_all(&self) -> VecDeque<Arc<Cell>> {
+        let mut q = lock(&self.q);
+        self.len.store(0, Ordering::Relaxed);
+        std::mem::take(&mut *q)
+    }
+}
+
 struct Local {
-    queue: Mutex<VecDeque<Arc<Cell>>>,
+    queue: RunQueue,
     parker: Parker,
 }
 
@@ -137,7 +196,7 @@ impl Queues {
         Queues {
             locals: (0..workers)
                 .map(|_| Local {
-                    queue: Mutex::new(VecDeque::new()),
+                    queue: RunQueue::new(),
                     parker: Parker::new(),
                 })
                 .collect(),
@@ -159,12 +218,17 @@ impl Queues {
                 };
                 match cur.as_mut() {
                     Some(tls) if tls.shared == me => {
+                        let local = &self.locals[tls.index].queue;
+                        // The LIFO slot only while nothing else waits here: a chain
+                        // (request/reply, a ring) then runs back to back, while a process
+                        // that many others message (fan-in) goes behind them and takes their
+                        // messages in one run instead of one run per message.
                         let back = match place {
-                            Place::Lifo => tls.lifo.replace(cell),
-                            Place::Back => Some(cell),
+                            Place::Lifo if local.len_hint() == 0 => tls.lifo.replace(cell),
+                            _ => Some(cell),
                         };
                         if let Some(back) = back {
-                            lock(&self.locals[tls.index].queue).push_back(back);
+                            local.push_back(back);
                             self.notify_idle();
                         }
                         None
@@ -181,7 +245,7 @@ impl Queues {
                     i
                 })
                 .unwrap_or(0);
-            lock(&self.locals[i % self.locals.len()].queue).push_back(cell);
+            self.locals[i % self.locals.len()].queue.push_back(cell);
             self.notify_idle();
         }
     }
@@ -215,7 +279,7 @@ impl Queues {
     }
 
     fn has_work(&self) -> bool {
-        self.locals.iter().any(|l| !lock(&l.queue).is_empty())
+        self.locals.iter().any(|l| !l.queue.is_empty())
     }
 
     /// Parks worker `index` (see the module docs). `true` when it was woken by a notifier
@@ -251,17 +315,18 @@ impl Queues {
         let n = self.locals.len();
         for i in 1..n {
             let victim = (index + i) % n;
-            let mut stolen = {
-                let mut q = lock(&self.locals[victim].queue);
-                if q.is_empty() {
-                    continue;
-                }
-                let k = q.len().div_ceil(2);
-                q.drain(..k).collect::<VecDeque<_>>()
-            };
+            // The hint spares the victim's lock while a searcher polls; the exact check
+            // before parking (`has_work`) does not rely on it.
+            if self.locals[victim].queue.len_hint() == 0 {
+                continue;
+            }
+            let mut stolen = self.locals[victim].queue.steal_half();
+            if stolen.is_empty() {
+                continue;
+            }
             let first = stolen.pop_front();
             if !stolen.is_empty() {
-                lock(&self.locals[index].queue).extend(stolen);
+                self.locals[index].queue.extend(stolen);
             }
             return first;
         }
@@ -278,10 +343,10 @@ impl Queues {
             // Fairness: the slot's task goes behind whatever is queued here. No notify: this
             // worker takes the queue's head right now (the same task if nothing else waits),
             // and everything else in the queue was announced when it was pushed.
-            lock(&self.locals[index].queue).push_back(cell);
+            self.locals[index].queue.push_back(cell);
         }
         *streak = 0;
-        if let Some(cell) = lock(&self.locals[index].queue).pop_front() {
+        if let Some(cell) = self.locals[index].queue.pop_front() {
             return Some(cell);
         }
         self.steal(index)
@@ -290,8 +355,7 @@ impl Queues {
     /// Drops every queued task (shutdown, after the workers stopped).
     pub(crate) fn clear(&self) {
         for l in self.locals.iter() {
-            let q = std::mem::take(&mut *lock(&l.queue));
-            drop(q);
+            drop(l.queue.take_all());
         }
     }
 }
