@@ -5,10 +5,12 @@
 //! bridge's readers) pushes to a worker's queue chosen round-robin by a thread-local
 //! counter, so there is no global lock on any wake-up path; idle workers steal half of a
 //! busy worker's queue. Each worker also has a LIFO slot in a thread-local: a process woken
-//! by a message sent from a worker runs next on that worker, so a request/reply pair or a
-//! token ring stays on one core without waking another thread. The slot is not stealable;
-//! a run of `LIFO_LIMIT` consecutive slot tasks sends the slot's task to the back of the
-//! local queue so nothing queued behind it starves.
+//! by a message sent from a worker runs next on that worker when nothing else waits in
+//! that worker's queue, so a request/reply pair or a token ring stays on one core without
+//! waking another thread; when others wait, it goes behind them (so a process that many
+//! others message takes their messages in one run). The slot is not stealable; a run of
+//! `LIFO_LIMIT` consecutive slot tasks sends the slot's task to the back of the local
+//! queue so nothing queued behind it starves.
 //!
 //! Parking (register, re-check, park): an idle worker pushes itself on the idle list,
 //! increments `num_idle`, issues a `SeqCst` fence, re-checks every queue, and only then
