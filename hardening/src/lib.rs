@@ -30,7 +30,7 @@ mod tls;
 
 pub use args::ServerArgs;
 pub use good::{GoodClients, GoodReport, RoomTalk};
-pub use process::{wait_until, ProcStats, RssMonitor, ServerProc, Stats};
+pub use process::{wait_until, ProcStats, RssMonitor, ServerProc, Stats, StopReport};
 pub use raw::{
     close_code, masked_frame, raw_upgrade, read_frame, read_http_head, upgrade_request, Frame, Rng,
 };

@@ -84,8 +84,12 @@ impl Stats {
     }
 
     fn parse(line: &str) -> Option<Stats> {
+        Stats::parse_words(line.strip_prefix("stats ")?)
+    }
+
+    fn parse_words(words: &str) -> Option<Stats> {
         let mut s = Stats::default();
-        for kv in line.strip_prefix("stats ")?.split(' ') {
+        for kv in words.split(' ') {
             let (k, v) = kv.split_once('=')?;
             match k {
                 "live" => s.live = v.parse().ok()?,
@@ -113,6 +117,17 @@ impl Stats {
         }
         Some(s)
     }
+}
+
+/// What a stop did.
+#[derive(Debug, Clone)]
+pub struct StopReport {
+    /// How long `Server::stop` took (measured by the server).
+    pub stop: Duration,
+    /// From sending the command to the process's exit.
+    pub exit: Duration,
+    /// The counters after the stop's `on_close` callbacks.
+    pub stats: Stats,
 }
 
 /// What `/proc/PID` says about a process.
@@ -337,11 +352,19 @@ impl ServerProc {
     /// Sends `stop` and waits for the process to exit, within `timeout`. Returns the time
     /// `Server::stop` took (as the server measured it) and the time until the exit.
     pub fn stop(&mut self, timeout: Duration) -> (Duration, Duration) {
+        let r = self.stop_report(timeout);
+        (r.stop, r.exit)
+    }
+
+    /// Like [`ServerProc::stop`], with the server's counters once the `on_close` callbacks
+    /// of the stop have run.
+    pub fn stop_report(&mut self, timeout: Duration) -> StopReport {
         let t0 = Instant::now();
         let l = self.command("stop");
-        let ms: u64 = l
+        let (ms, stats) = l
             .strip_prefix("stopped ms=")
-            .and_then(|v| v.parse().ok())
+            .and_then(|v| v.split_once(' '))
+            .and_then(|(ms, words)| Some((ms.parse::<u64>().ok()?, Stats::parse_words(words)?)))
             .unwrap_or_else(|| panic!("bad answer to stop: {l:?}"));
         self.stdin = None;
         let left = timeout.saturating_sub(t0.elapsed());
@@ -358,7 +381,11 @@ impl ServerProc {
         self.exited = true;
         let exit = t0.elapsed();
         assert!(status.success(), "harden-server exited with {status}");
-        (Duration::from_millis(ms), exit)
+        StopReport {
+            stop: Duration::from_millis(ms),
+            exit,
+            stats,
+        }
     }
 }
 

@@ -76,6 +76,36 @@ fn silent_connections_are_dropped_by_the_heartbeat() {
     let mut srv = ServerProc::start(EXE, &args);
     let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
     let talk = RoomTalk::start(srv.port, "calm", 3, Duration::from_millis(20));
+    // The negative control: idle clients that answer the pings (tungstenite does, on its
+    // next read) must outlive the silent ones.
+    let (stop_idle, idle_rx) = std::sync::mpsc::channel::<()>();
+    let idle_rx = std::sync::Arc::new(std::sync::Mutex::new(idle_rx));
+    let idle: Vec<_> = (0..3)
+        .map(|_| {
+            let s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            let (mut ws, _) =
+                tungstenite::client(format!("ws://127.0.0.1:{}/room/alive", srv.port), s).unwrap();
+            let rx = idle_rx.clone();
+            std::thread::spawn(move || -> Result<u32, String> {
+                let mut pings = 0;
+                loop {
+                    match ws.read() {
+                        Ok(tungstenite::Message::Ping(_)) => pings += 1,
+                        Ok(m) => return Err(format!("idle client: unexpected {m:?}")),
+                        Err(tungstenite::Error::Io(e))
+                            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                        Err(e) => return Err(format!("idle client: {e}")),
+                    }
+                    let stop = rx.lock().unwrap().try_recv();
+                    if !matches!(stop, Err(std::sync::mpsc::TryRecvError::Empty)) {
+                        let _ = ws.close(None);
+                        return Ok(pings);
+                    }
+                }
+            })
+        })
+        .collect();
     let t0 = Instant::now();
     let socks: Vec<TcpStream> = (0..k)
         .map(|_| raw_upgrade(srv.port, "/room/silent", Duration::from_secs(5)).unwrap())
@@ -143,7 +173,22 @@ fn silent_connections_are_dropped_by_the_heartbeat() {
     assert_eq!(s.closed, k as u64);
     assert_eq!(s.dup_closes, 0);
     assert_eq!(s.members("silent"), 0);
-    assert_eq!(s.rooms, 1);
+    assert_eq!(
+        s.members("alive"),
+        3,
+        "an idle client that answers pings was dropped"
+    );
+    assert_eq!(s.rooms, 2);
+    drop(stop_idle);
+    let idle_pings: Vec<u32> = idle
+        .into_iter()
+        .map(|h| h.join().unwrap().unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    println!("abrupt (silent): the idle, answering clients saw {idle_pings:?} pings and stayed");
+    assert!(
+        idle_pings.iter().all(|&p| p >= 1),
+        "the idle clients were never pinged"
+    );
     assert!(wait_until(Duration::from_secs(5), || srv.stats().live == GOOD_LIVE));
     talk.finish().assert_ok(RTT_BOUND, 3);
     good.finish().assert_ok(RTT_BOUND, 3);

@@ -130,3 +130,68 @@ fn a_100_mib_message_in_1_kib_fragments_is_closed_with_1009_at_the_limit() {
     srv.assert_quiet(20);
     srv.stop(Duration::from_secs(10));
 }
+
+/// The limit itself: a message of exactly `max_message_size` bytes (one frame, or fragments)
+/// is echoed whole; one byte more is closed with 1009.
+#[test]
+fn a_message_at_the_limit_passes_and_one_byte_more_is_1009() {
+    let limit = size(MIB, 16 * MIB);
+    let mut srv = server(limit);
+    let payload: Vec<u8> = (0..limit).map(|i| (i % 251) as u8).collect();
+    let echo = |frames: Vec<Vec<u8>>| -> Option<u16> {
+        let mut s = raw_upgrade(srv.port, "/echo", Duration::from_secs(10)).unwrap();
+        let mut w = s.try_clone().unwrap();
+        let writer = std::thread::spawn(move || {
+            for f in frames {
+                if w.write_all(&f).is_err() {
+                    break;
+                }
+            }
+        });
+        let r = match read_frame(&mut s, 64 * MIB) {
+            Ok(f) if f.opcode == 8 => close_code(&f.payload),
+            Ok(f) => {
+                assert_eq!(f.payload.len(), limit, "echo length");
+                assert!(f.payload == payload[..], "echo content");
+                None
+            }
+            Err(e) => panic!("no answer: {e}"),
+        };
+        writer.join().unwrap();
+        r
+    };
+    // Exactly the limit: one frame, then 64 KiB fragments.
+    assert_eq!(echo(vec![hardening::masked_frame(true, 2, &payload)]), None);
+    let chunks: Vec<&[u8]> = payload.chunks(64 * 1024).collect();
+    let frames: Vec<Vec<u8>> = chunks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let op = if i == 0 { 2 } else { 0 };
+            hardening::masked_frame(i == chunks.len() - 1, op, c)
+        })
+        .collect();
+    assert_eq!(echo(frames), None);
+    // One byte more: one frame, then the limit in fragments plus a 1-byte last fragment.
+    let mut over = payload.clone();
+    over.push(0);
+    assert_eq!(
+        echo(vec![hardening::masked_frame(true, 2, &over)]),
+        Some(1009)
+    );
+    let frames = vec![
+        hardening::masked_frame(false, 2, &payload),
+        hardening::masked_frame(true, 0, &[0]),
+    ];
+    assert_eq!(echo(frames), Some(1009));
+    println!(
+        "message limit {} bytes: the limit passes (one frame and fragments); limit + 1 gets 1009",
+        limit
+    );
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .stats()
+        .code(1009)
+        == 2));
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}

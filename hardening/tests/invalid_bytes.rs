@@ -292,3 +292,123 @@ fn random_bytes_and_half_handshakes_to_the_tls_port() {
     srv.assert_quiet(20);
     srv.stop(Duration::from_secs(10));
 }
+
+/// Each RFC 6455 violation, alone on a fresh connection, gets its close code.
+#[test]
+fn each_protocol_violation_gets_its_close_code() {
+    use hardening::masked_frame;
+    let mut srv = server(None);
+    let good = GoodClients::echo(srv.port, 3, Duration::from_millis(20));
+    let with_first = |first: u8, payload: &[u8]| {
+        let mut f = masked_frame(true, 1, payload);
+        f[0] = first;
+        f
+    };
+    let close = |code: u16, reason: &[u8]| {
+        let mut p = code.to_be_bytes().to_vec();
+        p.extend_from_slice(reason);
+        masked_frame(true, 8, &p)
+    };
+    let cat = |parts: &[Vec<u8>]| parts.concat();
+    let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
+        ("unmasked frame", vec![0x81, 0x02, b'h', b'i'], &[1002]),
+        (
+            "RSV1 without an extension",
+            with_first(0xC1, b"hi"),
+            &[1002],
+        ),
+        ("RSV3", with_first(0x91, b"hi"), &[1002]),
+        ("reserved data opcode 3", with_first(0x83, b"hi"), &[1002]),
+        (
+            "reserved control opcode 0xB",
+            with_first(0x8B, b"hi"),
+            &[1002],
+        ),
+        (
+            "ping of 126 bytes",
+            masked_frame(true, 9, &[0u8; 126]),
+            &[1002],
+        ),
+        ("fragmented ping", masked_frame(false, 9, b"p"), &[1002]),
+        (
+            "continuation with nothing to continue",
+            masked_frame(true, 0, b"x"),
+            &[1002],
+        ),
+        (
+            "a new message inside a fragmented one",
+            cat(&[masked_frame(false, 1, b"a"), masked_frame(true, 1, b"b")]),
+            &[1002],
+        ),
+        (
+            "invalid UTF-8 text",
+            masked_frame(true, 1, &[0xff, 0xfe]),
+            &[1007],
+        ),
+        (
+            "invalid UTF-8 across fragments",
+            cat(&[
+                masked_frame(false, 1, &[0xe2, 0x82]),
+                masked_frame(true, 0, &[0x28]),
+            ]),
+            &[1007],
+        ),
+        ("close code 1005 on the wire", close(1005, b""), &[1002]),
+        ("close code 999", close(999, b""), &[1002]),
+        ("close code 5000", close(5000, b""), &[1002]),
+        (
+            "close with a 1-byte payload",
+            masked_frame(true, 8, &[3]),
+            &[1002],
+        ),
+        (
+            "close reason not UTF-8",
+            close(1000, &[0xff]),
+            &[1007, 1002],
+        ),
+        (
+            "length with the top bit set",
+            {
+                let mut v = vec![0x82, 0x80 | 127];
+                v.extend_from_slice(&(1u64 << 63).to_be_bytes());
+                v.extend_from_slice(&[1, 2, 3, 4]);
+                v
+            },
+            &[1002, 1009],
+        ),
+        ("a proper close 1000", close(1000, b"bye"), &[1000]),
+        ("a proper close 4000", close(4000, b""), &[4000]),
+    ];
+    let mut report = Vec::new();
+    for (name, bytes, want) in &cases {
+        let mut s = raw_upgrade(srv.port, "/echo", Duration::from_secs(5)).unwrap();
+        s.write_all(bytes).unwrap();
+        let got = loop {
+            match read_frame(&mut s, 1 << 20) {
+                Ok(f) if f.opcode == 8 => break close_code(&f.payload),
+                Ok(_) => continue,
+                Err(e) => panic!("{name}: no close frame: {e}"),
+            }
+        };
+        report.push(format!("{name}: {got:?}"));
+        assert!(
+            got.is_some_and(|c| want.contains(&c)),
+            "{name}: the server closed with {got:?}, expected one of {want:?}"
+        );
+        // Our side of the handshake, then the end.
+        let _ = s.write_all(&masked_frame(true, 8, &got.unwrap_or(1000).to_be_bytes()));
+        assert!(
+            ends_within(&mut s, Duration::from_secs(5)),
+            "{name}: left open"
+        );
+    }
+    println!("protocol violations: {report:#?}");
+    assert!(wait_until(Duration::from_secs(5), || srv.stats().closed
+        == cases.len() as u64));
+    let s = srv.stats();
+    println!("protocol violations: on_close codes {:?}", s.codes);
+    assert_eq!(s.dup_closes, 0);
+    good.finish().assert_ok(RTT_BOUND, 3);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}

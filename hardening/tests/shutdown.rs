@@ -88,7 +88,8 @@ fn stop_under_load_sends_1001_to_everyone_and_exits_in_bounded_time() {
     // Bounded: the stop timeout, one more second for the stragglers (see `Server::stop`),
     // and slack for a machine whose load is far above its 2 cores.
     let bound = stop_timeout + Duration::from_secs(6);
-    let (stop_took, exit_took) = srv.stop(bound);
+    let report = srv.stop_report(bound);
+    let (stop_took, exit_took) = (report.stop, report.exit);
     let results: Vec<Result<(Option<u16>, u64), String>> = hs
         .into_iter()
         .map(|h| h.join().expect("client thread"))
@@ -216,7 +217,8 @@ fn stop_with_sockets_in_every_state_ends_them_all() {
     }));
     let before = srv.proc_stats();
     let bound = stop_timeout + Duration::from_secs(6);
-    let (stop_took, exit_took) = srv.stop(bound);
+    let report = srv.stop_report(bound);
+    let (stop_took, exit_took) = (report.stop, report.exit);
     let codes: Vec<Result<Option<u16>, String>> =
         waiting.into_iter().map(|h| h.join().unwrap()).collect();
     let ended = half_open
@@ -236,4 +238,19 @@ fn stop_with_sockets_in_every_state_ends_them_all() {
     );
     assert_eq!(tally.get("Ok(Some(1001))"), Some(&(2 * k + 1)), "{tally:?}");
     assert_eq!(ended, half_open.len());
+    let st = &report.stats;
+    println!(
+        "stop with every state: server side: accepted {}, on_close {} (codes {:?}), repeated {}",
+        st.accepted, st.closed, st.codes, st.dup_closes
+    );
+    assert_eq!(
+        st.accepted,
+        2 * k as u64 + 2,
+        "the half-open ones never reached on_connect"
+    );
+    assert_eq!(
+        st.closed, st.accepted,
+        "on_close once for every accepted connection"
+    );
+    assert_eq!(st.dup_closes, 0);
 }

@@ -6,8 +6,9 @@
 //! it prints `port=N` (and `tls_port=N`) then `ready` on stdout. Commands on stdin, one per
 //! line, each answered with one line on stdout:
 //! - `stats` → `stats key=value ...` (see [`hardening::Stats`]);
-//! - `stop` → stops the servers (every connection gets 1001), prints `stopped ms=N`, shuts
-//!   the runtime down and exits 0.
+//! - `stop` → stops the servers (every connection gets 1001), waits (at most 2 s) for the
+//!   `on_close` callbacks, prints `stopped ms=N` followed by the stats words, shuts the
+//!   runtime down and exits 0.
 //!
 //! Behaviour per connection, chosen by the request path:
 //! - `/room/NAME` joins room NAME; each message goes to every other member (a chat);
@@ -18,7 +19,7 @@
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bridge::{Conn, Data, Decision, Handler};
 use hardening::ServerArgs;
@@ -128,6 +129,33 @@ fn one_line_panics() {
     }));
 }
 
+/// The counters as `key=value` words (see `hardening::Stats`).
+fn stats_line(c: &Counters, plain: &bridge::Server, tls: Option<&bridge::Server>) -> String {
+    let mut codes = c.codes.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    codes.sort_unstable();
+    let codes: Vec<String> = codes.iter().map(|(k, n)| format!("{k}:{n}")).collect();
+    let rooms: Vec<String> = plain
+        .rooms()
+        .list()
+        .iter()
+        .map(|(r, n)| format!("{r}:{n}"))
+        .collect();
+    format!(
+        "live={} tls_live={} rooms={} accepted={} closed={} dup_closes={} panics={} \
+         messages={} codes={} roomlist={}",
+        plain.connection_count(),
+        tls.map_or(0, |t| t.connection_count()),
+        plain.rooms().room_count(),
+        c.accepted.load(Ordering::SeqCst),
+        c.closed.load(Ordering::SeqCst),
+        c.dup_closes.load(Ordering::Relaxed),
+        c.panics.load(Ordering::Relaxed),
+        c.messages.load(Ordering::Relaxed),
+        codes.join(","),
+        rooms.join(","),
+    )
+}
+
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     one_line_panics();
@@ -177,31 +205,7 @@ fn main() {
         let Ok(line) = line else { break };
         match line.trim() {
             "stats" => {
-                let c = &counters;
-                let mut codes = c.codes.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                codes.sort_unstable();
-                let codes: Vec<String> = codes.iter().map(|(k, n)| format!("{k}:{n}")).collect();
-                let rooms: Vec<String> = plain
-                    .rooms()
-                    .list()
-                    .iter()
-                    .map(|(r, n)| format!("{r}:{n}"))
-                    .collect();
-                let _ = writeln!(
-                    out,
-                    "stats live={} tls_live={} rooms={} accepted={} closed={} dup_closes={} \
-                     panics={} messages={} codes={} roomlist={}",
-                    plain.connection_count(),
-                    tls.as_ref().map_or(0, |t| t.connection_count()),
-                    plain.rooms().room_count(),
-                    c.accepted.load(Ordering::Relaxed),
-                    c.closed.load(Ordering::Relaxed),
-                    c.dup_closes.load(Ordering::Relaxed),
-                    c.panics.load(Ordering::Relaxed),
-                    c.messages.load(Ordering::Relaxed),
-                    codes.join(","),
-                    rooms.join(","),
-                );
+                let _ = writeln!(out, "stats {}", stats_line(&counters, &plain, tls.as_ref()));
             }
             "stop" => {
                 let t0 = Instant::now();
@@ -211,7 +215,22 @@ fn main() {
                     }
                     plain.stop();
                 });
-                let _ = writeln!(out, "stopped ms={}", t0.elapsed().as_millis());
+                let ms = t0.elapsed().as_millis();
+                // Every accepted connection's `on_close` runs on its actor after `stop`
+                // returns; give the actors a moment (bounded) to run them, then report.
+                let deadline = Instant::now() + Duration::from_secs(2);
+                let (_tx, pace) = std::sync::mpsc::channel::<()>();
+                while counters.closed.load(Ordering::SeqCst)
+                    < counters.accepted.load(Ordering::SeqCst)
+                    && Instant::now() < deadline
+                {
+                    let _ = pace.recv_timeout(Duration::from_millis(5));
+                }
+                let _ = writeln!(
+                    out,
+                    "stopped ms={ms} {}",
+                    stats_line(&counters, &plain, tls.as_ref())
+                );
                 let _ = out.flush();
                 rt.shutdown();
                 std::process::exit(0);
