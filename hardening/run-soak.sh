@@ -20,8 +20,9 @@ fi
 
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-    tests=(slowloris header_flood conn_flood frame_bombs ping_flood stalled_reader
-           invalid_bytes handler_faults abrupt shutdown churn)
+    tests=(slowloris header_flood conn_flood fd_exhaustion frame_bombs ping_flood
+           stalled_reader pipelined_echo invalid_bytes tls_attacks handler_faults abrupt
+           shutdown churn)
 fi
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
