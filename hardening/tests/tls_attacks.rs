@@ -14,8 +14,10 @@ use hardening::{
 const EXE: &str = env!("CARGO_BIN_EXE_harden-server");
 
 fn server(tc: &TestCert, outbound: usize) -> ServerProc {
-    let mut args = ServerArgs::default();
-    args.tls = tc.files();
+    let mut args = ServerArgs {
+        tls: tc.files(),
+        ..Default::default()
+    };
     args.opts.outbound_buffer = outbound;
     args.opts.close_timeout = Duration::from_secs(1);
     ServerProc::start(EXE, &args)
