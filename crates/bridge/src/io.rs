@@ -662,10 +662,14 @@ impl Loop<'_> {
         let Some(pid) = self.conn.pid() else { return };
         let inner = &self.conn.inner;
         let ticket = Ticket::new(inner.clone(), data.len());
-        self.s.rt.send(
-            pid,
-            Event::new(self.conn.clone(), EventKind::Message(data), Some(ticket)),
-        );
+        let ev = Event::new(self.conn.clone(), EventKind::Message(data), Some(ticket));
+        if self.s.opts.run_actor_on_io_thread {
+            // Runs the actor's step here if it is idle (see `Options::run_actor_on_io_thread`);
+            // no lock is held at this point.
+            self.s.rt.send_inline(pid, ev);
+        } else {
+            self.s.rt.send(pid, ev);
+        }
         if inner.inbound_over() {
             // Register, re-check: a ticket dropped in between sees `paused` and wakes us.
             inner.paused.store(true, Ordering::SeqCst);

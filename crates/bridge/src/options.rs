@@ -61,9 +61,17 @@ pub struct Options {
     /// Longest `Server::stop` waits for the connections to finish their close handshakes
     /// before dropping them. Default 5 s.
     pub stop_timeout: Duration,
-    /// Reserved stack of each connection's I/O thread. Default 64 KiB (only touched pages
-    /// cost memory). TLS connections use at least 256 KiB: the TLS handshake is deeper.
+    /// Reserved stack of each connection's I/O thread. Default 128 KiB (only touched pages
+    /// cost memory; an idle connection touches a few). TLS connections use at least 256 KiB:
+    /// the TLS handshake is deeper. With `run_actor_on_io_thread`, handler code runs on this
+    /// stack too: raise it for handlers that recurse deeply.
     pub io_thread_stack: usize,
+    /// When a message arrives for an idle connection actor, run the actor's step at once on
+    /// the connection's I/O thread instead of waking a scheduler worker (the scheduler's
+    /// `send_inline`; the actor semantics are unchanged: one step at a time, same budget).
+    /// Saves a thread hand-off per message. Default true. Turn it off for handlers that block
+    /// or need a deep stack.
+    pub run_actor_on_io_thread: bool,
 }
 
 impl Default for Options {
@@ -82,7 +90,8 @@ impl Default for Options {
             heartbeat_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             stop_timeout: Duration::from_secs(5),
-            io_thread_stack: 64 * 1024,
+            io_thread_stack: 128 * 1024,
+            run_actor_on_io_thread: true,
         }
     }
 }

@@ -47,8 +47,11 @@ fn reading_pauses_at_the_bound_and_resumes() {
         conn: conn_tx,
     };
     let limit = 10;
+    // The handler blocks: it must run on a worker (run inline, it would block the reader
+    // itself, which is back-pressure of another kind).
     let o = bridge::Options {
         inbound_queue_messages: limit,
+        run_actor_on_io_thread: false,
         ..opts()
     };
     let server = bridge::serve(&rt, h, 0, o).unwrap();
