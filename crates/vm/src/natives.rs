@@ -193,7 +193,7 @@ fn non_neg(v: &Value) -> Result<usize, Trap> {
 }
 
 /// Most elements `List.range` and `String.duplicate` may produce.
-const MAX_BUILD: usize = 50_000_000;
+const MAX_BUILD: usize = 10_000_000;
 
 // ---- the table --------------------------------------------------------------------------
 

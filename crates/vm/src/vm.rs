@@ -249,6 +249,7 @@ impl Vm {
     }
 
     /// Pushes a frame for `proto` whose arguments (and captures) start at `base`.
+    #[inline]
     fn enter(&mut self, proto: Arc<Proto>, base: usize, ret: usize) -> Result<(), String> {
         let top = base + proto.nslots as usize;
         if top > self.limits.max_stack || self.frames.len() >= self.limits.max_frames {
@@ -258,7 +259,11 @@ impl Vm {
                 proto.name
             ));
         }
-        self.stack.resize(top, Value::Nil);
+        if self.stack.len() < top {
+            self.stack.resize(top, Value::Nil);
+        } else {
+            self.stack.truncate(top);
+        }
         self.frames.push(Frame {
             proto,
             ip: 0,
@@ -324,6 +329,7 @@ impl Vm {
 
     /// Enters `proto` with `n` values (arguments, captures) at `from`; a tail call moves them
     /// down to the current frame's base first.
+    #[inline]
     fn invoke(
         &mut self,
         proto: Arc<Proto>,
@@ -473,7 +479,11 @@ impl Vm {
         let Some(frame) = self.frames.last() else {
             return Outcome::Return(self.stack.pop().unwrap_or(Value::Nil));
         };
-        let mut proto = frame.proto.clone();
+        // The running function. It points into the `Arc<Proto>` held by the top frame and is
+        // reloaded (`load_frame!`) after every change of the frame stack, so it is never
+        // used after its frame is gone; this saves two atomic reference-count updates per
+        // call and per return.
+        let mut proto: *const Proto = Arc::as_ptr(&frame.proto);
         let mut ip = frame.ip as usize;
         let mut base = frame.base as usize;
 
@@ -493,7 +503,7 @@ impl Vm {
         macro_rules! load_frame {
             () => {{
                 let f = self.frames.last().expect("frame");
-                proto = f.proto.clone();
+                proto = Arc::as_ptr(&f.proto);
                 ip = f.ip as usize;
                 base = f.base as usize;
             }};
@@ -553,10 +563,15 @@ impl Vm {
         }
 
         loop {
-            let op = proto.code[ip];
+            // SAFETY: `proto` was taken from the top frame's `Arc<Proto>` by the last
+            // `load_frame!` (or above), and every operation that pops or replaces that frame
+            // reloads it before the next iteration; the frame's strong reference keeps the
+            // `Proto` alive, and `p` does not outlive this iteration.
+            let p: &Proto = unsafe { &*proto };
+            let op = p.code[ip];
             ip += 1;
             match op {
-                Op::Const(i) => self.stack.push(proto.consts[i as usize].clone()),
+                Op::Const(i) => self.stack.push(p.consts[i as usize].clone()),
                 Op::Int(n) => self.stack.push(Value::Int(n as i64)),
                 Op::Nil => self.stack.push(Value::Nil),
                 Op::Load(s) => {
@@ -680,7 +695,7 @@ impl Vm {
                 }
                 Op::Field(i) => {
                     let m = pop!();
-                    let key = &proto.consts[i as usize];
+                    let key = &p.consts[i as usize];
                     match &m {
                         Value::Map(map) => match map.get(key) {
                             Some(v) => self.stack.push(v.clone()),
@@ -702,7 +717,7 @@ impl Vm {
                     self.stack.push(Value::str(s));
                 }
                 Op::Closure(i) => {
-                    let p = proto.protos[i as usize].clone();
+                    let p = p.protos[i as usize].clone();
                     let at = self.stack.len() - p.captures as usize;
                     let captures: Box<[Value]> = self.stack.drain(at..).collect();
                     self.stack
@@ -742,23 +757,23 @@ impl Vm {
                     }
                 }
                 Op::Test(i) => {
-                    let t = &proto.tests[i as usize];
-                    let slots = &mut self.stack[base..base + proto.nslots as usize];
+                    let t = &p.tests[i as usize];
+                    let slots = &mut self.stack[base..base + p.nslots as usize];
                     let v = slots[t.slot as usize].clone();
                     if !match_pat(&t.pat, &v, slots) {
                         ip = t.fail as usize;
                     }
                 }
                 Op::Guard(i) => {
-                    let g = &proto.guards[i as usize];
-                    if !guard_true(&g.expr, &self.stack[base..base + proto.nslots as usize]) {
+                    let g = &p.guards[i as usize];
+                    if !guard_true(&g.expr, &self.stack[base..base + p.nslots as usize]) {
                         ip = g.fail as usize;
                     }
                 }
                 Op::Match(i) => {
                     let v = self.stack.last().expect("operand").clone();
-                    let slots = &mut self.stack[base..base + proto.nslots as usize];
-                    if !match_pat(&proto.pats[i as usize], &v, slots) {
+                    let slots = &mut self.stack[base..base + p.nslots as usize];
+                    if !match_pat(&p.pats[i as usize], &v, slots) {
                         fail!(format!("no match of right hand side value {}", short(&v)))
                     }
                 }
@@ -767,18 +782,18 @@ impl Vm {
                     fail!(format!("no case clause matching {}", short(&v)))
                 }
                 Op::FnClause => {
-                    let args: Vec<String> = self.stack[base..base + proto.arity as usize]
+                    let args: Vec<String> = self.stack[base..base + p.arity as usize]
                         .iter()
                         .map(short)
                         .collect();
                     fail!(format!(
                         "no clause of {} matches ({})",
-                        proto.name,
+                        p.name,
                         args.join(", ")
                     ))
                 }
                 Op::Receive(ri) => {
-                    let spec = &proto.recvs[ri as usize];
+                    let spec = &p.recvs[ri as usize];
                     let deadline = if spec.after.is_some() {
                         match timeout_deadline(&pop!()) {
                             Ok(d) => d,
@@ -972,6 +987,28 @@ pub(crate) fn match_pat(p: &Pattern, v: &Value, slots: &mut [Value]) -> bool {
 
 /// A guard holds when it evaluates to `true`; an error in a guard means it does not hold.
 pub(crate) fn guard_true(g: &GExpr, slots: &[Value]) -> bool {
+    // fast path: an integer comparison of variables and literals (`n < 2`)
+    if let GExpr::Bin(op, a, b) = g {
+        let int = |e: &GExpr| match e {
+            GExpr::Slot(s) => match &slots[*s as usize] {
+                Value::Int(n) => Some(*n),
+                _ => None,
+            },
+            GExpr::Const(Value::Int(n)) => Some(*n),
+            _ => None,
+        };
+        if let (Some(x), Some(y)) = (int(a), int(b)) {
+            match op {
+                BinOp::Lt => return x < y,
+                BinOp::Gt => return x > y,
+                BinOp::Le => return x <= y,
+                BinOp::Ge => return x >= y,
+                BinOp::Eq => return x == y,
+                BinOp::Ne => return x != y,
+                _ => {}
+            }
+        }
+    }
     matches!(eval_guard(g, slots).as_deref(), Ok(Value::Bool(true)))
 }
 
