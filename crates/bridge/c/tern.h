@@ -46,6 +46,11 @@ typedef struct TernOptions {
   uint64_t heartbeat_interval_ms;
   uint64_t heartbeat_timeout_ms;
   uint64_t stop_timeout_ms;
+  // Reserved stack of each connection thread, bytes.
+  size_t io_thread_stack;
+  // 1: run an idle connection's callbacks on its I/O thread (faster); 0: always on a
+  // scheduler worker (for callbacks that block).
+  int32_t run_actor_on_io_thread;
 } TernOptions;
 
 // Callbacks of a server. Every function pointer may be NULL (default behaviour: accept,

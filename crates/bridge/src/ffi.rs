@@ -91,6 +91,11 @@ pub struct TernOptions {
     pub heartbeat_interval_ms: u64,
     pub heartbeat_timeout_ms: u64,
     pub stop_timeout_ms: u64,
+    /// Reserved stack of each connection thread, bytes.
+    pub io_thread_stack: usize,
+    /// 1: run an idle connection's callbacks on its I/O thread (faster); 0: always on a
+    /// scheduler worker (for callbacks that block).
+    pub run_actor_on_io_thread: i32,
 }
 
 /// Result codes of the `tern_conn_*` functions.
@@ -182,6 +187,8 @@ pub extern "C" fn tern_options_default() -> TernOptions {
         heartbeat_interval_ms: o.heartbeat_interval.map_or(0, |d| d.as_millis() as u64),
         heartbeat_timeout_ms: o.heartbeat_timeout.as_millis() as u64,
         stop_timeout_ms: o.stop_timeout.as_millis() as u64,
+        io_thread_stack: o.io_thread_stack,
+        run_actor_on_io_thread: i32::from(o.run_actor_on_io_thread),
     }
 }
 
@@ -214,6 +221,8 @@ unsafe fn options_from(o: Option<&TernOptions>) -> Result<Options, String> {
             .then(|| Duration::from_millis(o.heartbeat_interval_ms)),
         heartbeat_timeout: Duration::from_millis(o.heartbeat_timeout_ms),
         stop_timeout: Duration::from_millis(o.stop_timeout_ms),
+        io_thread_stack: o.io_thread_stack,
+        run_actor_on_io_thread: o.run_actor_on_io_thread != 0,
         ..Options::default()
     })
 }
