@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The VM's benchmarks against Erlang/OTP (what `make bench-vm` runs): fib(30), a
-# 10,000-process ring x 100 laps and 100,000 ping-pong round trips, each written in tern
-# (fib.tern, ring.tern, pingpong.tern) and in Erlang (vm_bench.escript), run interleaved for
-# ROUNDS rounds (default 3). Prints every measurement as a JSON line, then a table of
-# medians and ratios. Every figure is measured in this run.
+# 10,000-process ring x 100 laps, 100,000 ping-pong round trips and 100,000 processes
+# waiting in receive at once (spawned, woken, answered), each written in tern (fib.tern,
+# ring.tern, pingpong.tern, procs.tern) and in Erlang (vm_bench.escript), run interleaved for
+# ROUNDS rounds (default 3). Prints every measurement as a JSON line (procs also with the
+# peak RSS of the tern process), then a table of medians and ratios. Every figure is
+# measured in this run; other load on the machine skews them (the load average is printed).
 #
 #   crates/vm/bench/run.sh
 #   ROUNDS=5 crates/vm/bench/run.sh
@@ -25,7 +27,7 @@ if ! command -v escript >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq erlang-base >/dev/null
 fi
 
-benches=("fib 30" "ring 10000 100" "pingpong 100000")
+benches=("fib 30" "ring 10000 100" "pingpong 100000" "procs 100000")
 raw=$(mktemp)
 trap 'rm -f "$raw"' EXIT
 
@@ -34,8 +36,13 @@ for round in $(seq 1 "$rounds"); do
     for b in "${benches[@]}"; do
         name=${b%% *}
         args=${b#* }
-        # shellcheck disable=SC2086 # the arguments are meant to split
-        "$tern" run "$here/$name.tern" $args | tee -a "$raw"
+        if [ "$name" = procs ] && [ -x /usr/bin/time ]; then
+            # shellcheck disable=SC2086 # the arguments are meant to split
+            /usr/bin/time -f "# procs: tern peak RSS %M KB" "$tern" run "$here/$name.tern" $args 2>&1 | tee -a "$raw"
+                    else
+            # shellcheck disable=SC2086 # the arguments are meant to split
+            "$tern" run "$here/$name.tern" $args | tee -a "$raw"
+        fi
         # shellcheck disable=SC2086
         escript "$here/vm_bench.escript" $name $args | tee -a "$raw"
     done

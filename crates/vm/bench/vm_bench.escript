@@ -1,6 +1,6 @@
 #!/usr/bin/env escript
-%% The same three programs as fib.tern, ring.tern and pingpong.tern, on the BEAM.
-%%   escript vm_bench.escript fib 30 | ring 10000 100 | pingpong 100000
+%% The same programs as fib.tern, ring.tern, pingpong.tern and procs.tern, on the BEAM.
+%%   escript vm_bench.escript fib 30 | ring 10000 100 | pingpong 100000 | procs 100000
 %% Prints one JSON line like the tern programs.
 -mode(compile).
 
@@ -20,6 +20,16 @@ main(["ring", N, Laps]) ->
     receive done -> ok end,
     Ms = erlang:monotonic_time(millisecond) - T0,
     io:format("{\"bench\":\"ring\",\"laps\":~b,\"n\":~b,\"runtime\":\"erlang\",\"unit\":\"ms\",\"value\":~b}~n", [L, Nn, Ms]);
+main(["procs", N]) ->
+    Nn = list_to_integer(N),
+    Me = self(),
+    T0 = erlang:monotonic_time(millisecond),
+    Pids = [spawn(fun() -> waiter(Me) end) || _ <- lists:seq(1, Nn)],
+    T1 = erlang:monotonic_time(millisecond),
+    [P ! {go, 1} || P <- Pids],
+    Got = collect(Nn, 0),
+    Ms = erlang:monotonic_time(millisecond) - T0,
+    io:format("{\"bench\":\"procs\",\"n\":~b,\"runtime\":\"erlang\",\"spawn_ms\":~b,\"unit\":\"ms\",\"value\":~b}~n", [Got, T1 - T0, Ms]);
 main(["pingpong", N]) ->
     Nn = list_to_integer(N),
     P = spawn(fun ponger/0),
@@ -28,6 +38,11 @@ main(["pingpong", N]) ->
     Ms = erlang:monotonic_time(millisecond) - T0,
     P ! stop,
     io:format("{\"bench\":\"pingpong\",\"n\":~b,\"runtime\":\"erlang\",\"unit\":\"ms\",\"value\":~b}~n", [Nn, Ms]).
+
+waiter(Parent) -> receive {go, K} -> Parent ! K end.
+
+collect(0, Sum) -> Sum;
+collect(N, Sum) -> receive K -> collect(N - 1, Sum + K) end.
 
 fib(N) when N < 2 -> N;
 fib(N) -> fib(N - 1) + fib(N - 2).

@@ -129,6 +129,35 @@ fn tls_echo_over_wss() {
     let mut c = ws::connect(&format!("wss://localhost:{}/", s.port), cfg).unwrap();
     c.send_text("secret").unwrap();
     assert_eq!(recv(&mut c), ws::Recv::Text("secret".into()));
+    // WsClient over wss://, trusting the CA file, skipping verification, or neither
+    let script = dir.join("client.tern");
+    std::fs::write(
+        &script,
+        r#"fn main() do
+  let [url, ca] = System.argv()
+  let {:ok, c} = WsClient.connect(url, %{ca: ca})
+  WsClient.send(c, "via ca")
+  IO.inspect(WsClient.recv(c, 5000))
+  let {:ok, c2} = WsClient.connect(url, %{insecure: true})
+  WsClient.send(c2, "insecure")
+  IO.inspect(WsClient.recv(c2, 5000))
+  IO.inspect(WsClient.connect(url))
+end
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args(["run", script.to_str().unwrap()])
+        .arg(format!("wss://localhost:{}/", s.port))
+        .arg(&cert_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{:text, \"via ca\"}\n{:text, \"insecure\"}\n{:error, \"wss:// needs %{ca: \\\"ca.pem\\\"} or %{insecure: true}\"}\n",
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
