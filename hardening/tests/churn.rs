@@ -159,6 +159,7 @@ fn churn_returns_to_the_baseline() {
         s.live == GOOD_LIVE
             && s.tls_live == 0
             && s.rooms == 1
+            && s.accepted - s.closed == GOOD_LIVE as u64
             && p.fds <= base.fds
             && p.threads <= base.threads
     });

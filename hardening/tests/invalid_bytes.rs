@@ -80,7 +80,11 @@ fn garbage_after_the_handshake_is_closed_with_a_protocol_code() {
             "unexpected outcome {k}"
         );
     }
-    assert!(wait_until(Duration::from_secs(10), || srv.stats().live == 3));
+    // (`on_close` runs on the actor after the I/O thread has finished: wait for it.)
+    assert!(wait_until(Duration::from_secs(10), || {
+        let s = srv.stats();
+        s.live == 3 && s.closed == seeds
+    }));
     let s = srv.stats();
     println!(
         "garbage after the handshake: server on_close codes {:?}",
