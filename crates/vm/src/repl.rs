@@ -199,7 +199,7 @@ impl Repl {
             self.bindings.iter().map(|(_, v)| v.clone()).collect(),
         );
         match run_on_thread(&mut vm, &self.env, &self.mb, &mut self.queue) {
-            Ok(Value::Tuple(t)) if t.len() == 2 => {
+            Ok(Value::Tuple(ref t)) if t.len() == 2 => {
                 if let Value::Tuple(vals) = &t[1] {
                     self.bindings = new_names.into_iter().zip(vals.iter().cloned()).collect();
                 }

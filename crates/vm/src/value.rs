@@ -187,11 +187,36 @@ impl List {
 impl Drop for List {
     fn drop(&mut self) {
         let mut cur = self.0.take();
+        let mut work = Vec::new();
         while let Some(cell) = cur {
             match Arc::try_unwrap(cell) {
-                Ok(mut c) => cur = c.tail.0.take(),
+                Ok(mut c) => {
+                    if c.head.is_container() {
+                        work.push(std::mem::take(&mut c.head));
+                    }
+                    cur = c.tail.0.take();
+                }
                 Err(_) => break,
             }
+        }
+        drop_all(work);
+    }
+}
+
+/// Drops values whose nesting may be deep without recursion: every container this code
+/// owns alone gives its children to a work list before it is dropped.
+fn drop_all(mut work: Vec<Value>) {
+    while let Some(mut v) = work.pop() {
+        v.take_children(&mut work);
+    }
+}
+
+impl Drop for Value {
+    fn drop(&mut self) {
+        if self.is_container() {
+            let mut work = Vec::new();
+            self.take_children(&mut work);
+            drop_all(work);
         }
     }
 }
@@ -305,6 +330,53 @@ impl Value {
     /// A list value.
     pub fn list(items: Vec<Value>) -> Value {
         Value::List(List::from_values(items))
+    }
+
+    fn is_container(&self) -> bool {
+        matches!(self, Value::Tuple(_) | Value::Map(_) | Value::List(_))
+    }
+
+    /// If this value is the only owner of a container, moves the container's children that
+    /// are containers themselves into `work` (so dropping it is shallow).
+    fn take_children(&mut self, work: &mut Vec<Value>) {
+        match self {
+            Value::Tuple(items) => {
+                if let Some(items) = Arc::get_mut(items) {
+                    for x in items.iter_mut() {
+                        if x.is_container() {
+                            work.push(std::mem::take(x));
+                        }
+                    }
+                }
+            }
+            Value::Map(m) => {
+                if let Some(m) = Arc::get_mut(m) {
+                    for (k, v) in std::mem::take(m) {
+                        if k.is_container() {
+                            work.push(k);
+                        }
+                        if v.is_container() {
+                            work.push(v);
+                        }
+                    }
+                }
+            }
+            Value::List(l) => {
+                let mut cur = l.0.take();
+                while let Some(cell) = cur {
+                    match Arc::try_unwrap(cell) {
+                        Ok(mut c) => {
+                            if c.head.is_container() {
+                                work.push(std::mem::take(&mut c.head));
+                            }
+                            cur = c.tail.0.take();
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Truthiness: everything except `nil` and `false`.
@@ -642,6 +714,23 @@ mod tests {
             Value::list(vec![Value::Int(1)]),
             Value::list(vec![Value::Int(1)])
         );
+    }
+
+    #[test]
+    fn deeply_nested_values_drop_without_recursion() {
+        let mut v = Value::Nil;
+        for i in 0..1_000_000 {
+            v = match i % 3 {
+                0 => Value::tuple(vec![Value::Int(i), v]),
+                1 => Value::list(vec![v, Value::Int(i)]),
+                _ => {
+                    let mut m = BTreeMap::new();
+                    m.insert(Value::Int(i), v);
+                    Value::Map(Arc::new(m))
+                }
+            };
+        }
+        drop(v);
     }
 
     #[test]

@@ -671,12 +671,14 @@ impl Vm {
                 }
                 Op::ListTail(n) => {
                     let tail = pop!();
-                    let Value::List(mut l) = tail else {
+                    let Value::List(l) = &tail else {
                         fail!(format!(
                             "the tail of a list must be a list, got {}",
                             short(&tail)
                         ))
                     };
+                    let mut l = l.clone();
+                    drop(tail);
                     let at = self.stack.len() - n as usize;
                     while self.stack.len() > at {
                         l = List::cons(pop!(), l);
@@ -950,9 +952,10 @@ pub(crate) fn match_pat(p: &Pattern, v: &Value, slots: &mut [Value]) -> bool {
             _ => false,
         },
         Pattern::List(ps, tail) => {
-            let Value::List(mut l) = v.clone() else {
+            let Value::List(l) = v else {
                 return false;
             };
+            let mut l = l.clone();
             for p in ps.iter() {
                 let Some((h, t)) = l.uncons() else {
                     return false;
