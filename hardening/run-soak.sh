@@ -21,7 +21,7 @@ fi
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
     tests=(slowloris header_flood conn_flood fd_exhaustion frame_bombs ping_flood
-           stalled_reader pipelined_echo invalid_bytes tls_attacks handler_faults abrupt
+           stalled_reader pipelined_echo slow_handler invalid_bytes tls_attacks handler_faults abrupt
            shutdown churn)
 fi
 args=()

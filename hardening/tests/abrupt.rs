@@ -218,7 +218,10 @@ fn a_heartbeat_timeout_sends_1011_before_dropping_the_peer() {
             close = close_code(&f.payload);
         }
     }
-    assert!(wait_until(Duration::from_secs(5), || srv.stats().code(1006) == 1));
+    assert!(wait_until(Duration::from_secs(5), || srv
+        .stats()
+        .code(1006)
+        == 1));
     assert_eq!(close, Some(1011), "the silent peer got no 1011 close frame");
     srv.stop(Duration::from_secs(10));
 }

@@ -14,7 +14,8 @@
 //! - `/room/NAME` joins room NAME; each message goes to every other member (a chat);
 //! - any other path echoes every message back;
 //! - query `panic_every=N`: `on_message` panics on every N-th message of that connection;
-//! - query `crash_connect=1`: `on_connect` panics.
+//! - query `crash_connect=1`: `on_connect` panics;
+//! - query `slow_ms=N`: `on_message` takes N ms (blocking its worker, as slow work does).
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,6 +41,7 @@ struct Harden {
     c: Arc<Counters>,
     room: Option<String>,
     panic_every: u64,
+    slow_ms: u64,
     seen: u64,
     closed: Arc<AtomicBool>,
 }
@@ -62,6 +64,9 @@ impl Handler for Harden {
         self.panic_every = query_param(path, "panic_every")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        self.slow_ms = query_param(path, "slow_ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let bare = path.split('?').next().unwrap_or(path);
         self.room = bare
             .strip_prefix("/room/")
@@ -82,6 +87,11 @@ impl Handler for Harden {
         if self.panic_every > 0 && self.seen % self.panic_every == 0 {
             self.c.panics.fetch_add(1, Ordering::Relaxed);
             panic!("harden-server: message {} asked to panic", self.seen);
+        }
+        if self.slow_ms > 0 {
+            // A handler busy with slow work (it blocks its scheduler worker, as slow work
+            // does).
+            std::thread::sleep(Duration::from_millis(self.slow_ms));
         }
         match &self.room {
             Some(r) => {
@@ -176,6 +186,7 @@ fn main() {
         c: counters.clone(),
         room: None,
         panic_every: 0,
+        slow_ms: 0,
         seen: 0,
         closed: Arc::new(AtomicBool::new(false)),
     };
