@@ -419,13 +419,16 @@ fn echo(o: Opts) -> Value {
     let threads = o.threads.min(o.conns);
     // The client threads and this one, which watches the server over the measured window.
     let start_line = Arc::new(Barrier::new(threads + 1));
-    let sl = start_line.clone();
+    // Passed when every round trip is done and before any connection closes, so the
+    // server's window ends while its per-connection threads (if any) still exist.
+    let done_line = Arc::new(Barrier::new(threads + 1));
+    let (sl, dl) = (start_line.clone(), done_line.clone());
     let opcode = if o.binary { op::BINARY } else { op::TEXT };
     let oc = o.clone();
     let clients = std::thread::spawn(move || {
         on_threads(threads, move |i| {
             let o = oc.clone();
-            let start_line = sl.clone();
+            let (start_line, done_line) = (sl.clone(), dl.clone());
             async move {
                 let mut errors = Errors::default();
                 let mut conns = Vec::new();
@@ -482,6 +485,7 @@ fn echo(o: Opts) -> Value {
                     }
                 }
                 let load = ThreadLoad::measure_since(cpu0, t0);
+                done_line.wait();
                 for c in survivors {
                     let _ = bounded(Duration::from_secs(1), c.close()).await;
                 }
@@ -490,7 +494,10 @@ fn echo(o: Opts) -> Value {
         })
     });
     start_line.wait();
-    let watch = watch_window(o.pid, o.warmup, o.duration);
+    std::thread::sleep(o.warmup);
+    let watch = ServerWatch::start(o.pid);
+    done_line.wait();
+    let watch = watch.and_then(ServerWatch::stop);
     let per_thread = clients.join().expect("echo client threads panicked");
     let mut lat = Vec::new();
     let mut errors = Errors::default();
@@ -537,8 +544,14 @@ struct Fan {
     /// When members stop waiting (0: publisher not done yet).
     deadline_ns: AtomicU64,
     first_send_ns: AtomicU64,
+    /// Members that connected.
+    connected: AtomicUsize,
     /// Members that stopped listening (all messages in, or gave up).
     done: AtomicUsize,
+    /// Set (and `release` notified) when members may close their connections: after the
+    /// server's window has ended, so per-connection threads are still counted in it.
+    released: std::sync::atomic::AtomicBool,
+    release: Notify,
 }
 
 impl Fan {
@@ -556,7 +569,10 @@ fn fanout(o: Opts) -> Value {
         all_synced: Notify::new(),
         deadline_ns: AtomicU64::new(0),
         first_send_ns: AtomicU64::new(0),
+        connected: AtomicUsize::new(0),
         done: AtomicUsize::new(0),
+        released: std::sync::atomic::AtomicBool::new(false),
+        release: Notify::new(),
     });
     // Member threads, the publisher and this thread (which watches the server).
     let connected = Arc::new(Barrier::new(threads + 2));
@@ -605,6 +621,7 @@ fn fanout(o: Opts) -> Value {
                     }
                 }
                 let connected_here = conns.len();
+                fan.connected.fetch_add(connected_here, Ordering::AcqRel);
                 connected.wait();
                 let (cpu0, t0) = (thread_cpu(), Instant::now());
                 let tasks: Vec<_> = conns
@@ -634,13 +651,17 @@ fn fanout(o: Opts) -> Value {
     let watch = ServerWatch::start(o.pid);
     // Close the window when every member has stopped listening (before their closes).
     let give_up = Instant::now() + Duration::from_secs(90);
-    while fan.done.load(Ordering::Acquire) < o.members && !members.is_finished() {
+    while fan.done.load(Ordering::Acquire) < fan.connected.load(Ordering::Acquire)
+        && !members.is_finished()
+    {
         if Instant::now() >= give_up {
             break;
         }
         std::thread::sleep(Duration::from_millis(2));
     }
     let watch = watch.and_then(ServerWatch::stop);
+    fan.released.store(true, Ordering::Release);
+    fan.release.notify_waiters();
     let per_thread = members.join().expect("member threads panicked");
     let pub_result = publisher.join().expect("publisher panicked");
 
@@ -768,6 +789,16 @@ async fn member(mut c: Conn, fan: Arc<Fan>, messages: usize) -> MemberResult {
         }
     }
     fan.done.fetch_add(1, Ordering::AcqRel);
+    let _ = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let released = fan.release.notified();
+            if fan.released.load(Ordering::Acquire) {
+                break;
+            }
+            released.await;
+        }
+    })
+    .await;
     let _ = bounded(Duration::from_secs(1), c.close()).await;
     r
 }
@@ -1017,7 +1048,11 @@ fn churn(o: Opts) -> Value {
     out["connections"] = json!(ok);
     out["conns_per_s"] = json!((ok as f64 / wall).round());
     if let Some(w) = watch {
+        // Switches are left out: a server's per-connection threads take theirs with them.
         w.put(ok, &mut out);
+        if let Some(m) = out.as_object_mut() {
+            m.remove("server_switches_per_op");
+        }
     }
     errors.put(&mut out);
     client_load(&mut out, &loads, "churn");
