@@ -10,7 +10,8 @@
 # Knobs (environment): ROUNDS=3 ECHO_SECS=4 WARMUP_SECS=1 IDLE_CONNS=5000 IDLE_SECS=10
 #   CHURN_SECS=10 CHURN_CONNS=32 FANOUT_MEMBERS=1000 FANOUT_MESSAGES=200 THREADS=$(nproc)
 #   CASES="echo fanout idle churn wss" SERVERS="tokio-tungstenite fastwebsockets tern tern-vm"
-#   SKIP_BUILD=1 (use what is built) PNG=docs/perf-echo.png OUT=bench/results
+#   SKIP_BUILD=1 (use what is built) ALLOW_STALE=1 (if tern's crates do not build right now,
+#   use binaries from an earlier build, and say so) PNG=docs/perf-echo.png OUT=bench/results
 #   CARGO_TARGET_DIR (default: target/ at the repository root).
 # Only 127.0.0.1 is used; every wait is bounded.
 set -euo pipefail
@@ -66,6 +67,7 @@ LOADGEN=$REL/loadgen
 
 HAVE_TERN=0
 HAVE_VM=0
+STALE=""
 if [[ " $SERVERS " == *" tern "* ]]; then
     if [ "${SKIP_BUILD:-0}" = 1 ] ||
         (cd "$ROOT" && "$CARGO" build --release -p bridge --examples) >"$LOGS/build-bridge.log" 2>&1; then
@@ -75,15 +77,24 @@ if [[ " $SERVERS " == *" tern "* ]]; then
             note "tern native SKIPPED: the bridge examples echo/chat are not built yet ($REL/examples/)"
         fi
     else
-        note "tern native SKIPPED: 'cargo build --release -p bridge --examples' failed; see $LOGS/build-bridge.log:"
+        note "'cargo build --release -p bridge --examples' failed; see $LOGS/build-bridge.log:"
         tail -n 5 "$LOGS/build-bridge.log" | sed 's/^/    /' >&2
+        if [ "${ALLOW_STALE:-0}" = 1 ] && [ -x "$REL/examples/echo" ] && [ -x "$REL/examples/chat" ]; then
+            note "tern native: ALLOW_STALE=1, using the examples from an EARLIER build"
+            HAVE_TERN=1
+            STALE="$STALE tern"
+        else
+            note "tern native SKIPPED (ALLOW_STALE=1 would use an earlier build if there is one)"
+        fi
     fi
 fi
 ECHO_TERN=""
 CHAT_TERN=""
+TLS_TERN=""
 for d in "$ROOT/examples" "$ROOT/crates/vm/examples"; do
     if [ -z "$ECHO_TERN" ] && [ -f "$d/echo.tern" ]; then ECHO_TERN=$d/echo.tern; fi
     if [ -z "$CHAT_TERN" ] && [ -f "$d/chat.tern" ]; then CHAT_TERN=$d/chat.tern; fi
+    if [ -z "$TLS_TERN" ] && [ -f "$d/tls_echo.tern" ]; then TLS_TERN=$d/tls_echo.tern; fi
 done
 if [[ " $SERVERS " == *" tern-vm "* ]]; then
     if [ "${SKIP_BUILD:-0}" = 1 ] ||
@@ -94,8 +105,15 @@ if [[ " $SERVERS " == *" tern-vm "* ]]; then
             note "tern VM SKIPPED: needs $REL/tern and examples/echo.tern + examples/chat.tern"
         fi
     else
-        note "tern VM SKIPPED: 'cargo build --release -p vm --bin tern' failed; see $LOGS/build-vm.log:"
+        note "'cargo build --release -p vm --bin tern' failed; see $LOGS/build-vm.log:"
         tail -n 5 "$LOGS/build-vm.log" | sed 's/^/    /' >&2
+        if [ "${ALLOW_STALE:-0}" = 1 ] && [ -x "$REL/tern" ] && [ -n "$ECHO_TERN" ] && [ -n "$CHAT_TERN" ]; then
+            note "tern VM: ALLOW_STALE=1, using target/release/tern from an EARLIER build"
+            HAVE_VM=1
+            STALE="$STALE tern-vm"
+        else
+            note "tern VM SKIPPED (ALLOW_STALE=1 would use an earlier build if there is one)"
+        fi
     fi
 fi
 
@@ -127,6 +145,7 @@ server_cmd() {
     tern/wss) [ -x "$REL/examples/tls_echo" ] && echo "$REL/examples/tls_echo $port $CERT $KEY" ;;
     tern-vm/echo) echo "$REL/tern run $ECHO_TERN $port" ;;
     tern-vm/chat) echo "$REL/tern run $CHAT_TERN $port" ;;
+    tern-vm/wss) [ -n "$TLS_TERN" ] && echo "$REL/tern run $TLS_TERN $port $CERT $KEY" ;;
     *) ;;
     esac
 }
@@ -228,6 +247,6 @@ unset IFS
     --meta "rustc=$(rustc --version 2>/dev/null || echo unknown)" \
     --meta "git=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --meta "loadavg_start=$LOAD_START" --meta "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" \
-    --meta "loadgen_threads=$THREADS" \
+    --meta "loadgen_threads=$THREADS" --meta "stale_builds=${STALE# }" \
     --meta "skipped=$([ "$HAVE_TERN" = 1 ] || printf 'tern ')$([ "$HAVE_VM" = 1 ] || printf 'tern-vm')"
 note "wrote $OUT/latest.json, $OUT/latest.md, $PNG (commands: $CMDS)"
