@@ -416,3 +416,124 @@ fn each_protocol_violation_gets_its_close_code() {
     srv.assert_quiet(20);
     srv.stop(Duration::from_secs(10));
 }
+
+/// Each malformed upgrade request gets its HTTP status, and the socket is closed.
+#[test]
+fn each_bad_upgrade_request_gets_its_status() {
+    let mut srv = server(None);
+    let good = GoodClients::echo(srv.port, 2, Duration::from_millis(20));
+    let ok_headers = "Host: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                      Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+    let without = |name: &str| -> String {
+        ok_headers
+            .split("\r\n")
+            .filter(|l| !l.is_empty() && !l.starts_with(name))
+            .map(|l| format!("{l}\r\n"))
+            .collect()
+    };
+    let many: String = (0..100).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let cases: Vec<(&str, String, &[u16])> = vec![
+        (
+            "POST",
+            format!("POST / HTTP/1.1\r\n{ok_headers}\r\n"),
+            &[400, 405],
+        ),
+        (
+            "HTTP/1.0",
+            format!("GET / HTTP/1.0\r\n{ok_headers}\r\n"),
+            &[400, 505],
+        ),
+        (
+            "no Upgrade",
+            format!("GET / HTTP/1.1\r\n{}\r\n", without("Upgrade")),
+            &[400, 426],
+        ),
+        (
+            "no Connection",
+            format!("GET / HTTP/1.1\r\n{}\r\n", without("Connection")),
+            &[400],
+        ),
+        (
+            "no key",
+            format!("GET / HTTP/1.1\r\n{}\r\n", without("Sec-WebSocket-Key")),
+            &[400],
+        ),
+        (
+            "a key that is not 16 bytes",
+            format!(
+                "GET / HTTP/1.1\r\n{}Sec-WebSocket-Key: c2hvcnQ=\r\n\r\n",
+                without("Sec-WebSocket-Key")
+            ),
+            &[400],
+        ),
+        (
+            "no version",
+            format!("GET / HTTP/1.1\r\n{}\r\n", without("Sec-WebSocket-Version")),
+            &[400, 426],
+        ),
+        (
+            "version 8",
+            format!(
+                "GET / HTTP/1.1\r\n{}Sec-WebSocket-Version: 8\r\n\r\n",
+                without("Sec-WebSocket-Version")
+            ),
+            &[426],
+        ),
+        (
+            "100 headers",
+            format!("GET / HTTP/1.1\r\n{ok_headers}{many}\r\n"),
+            &[431],
+        ),
+        (
+            "a NUL in the path",
+            format!("GET /a\0b HTTP/1.1\r\n{ok_headers}\r\n"),
+            &[400],
+        ),
+        (
+            "no path",
+            format!("GET  HTTP/1.1\r\n{ok_headers}\r\n"),
+            &[400],
+        ),
+        (
+            "a bare LF head",
+            format!("GET / HTTP/1.1\n{}\n", ok_headers.replace("\r\n", "\n")),
+            &[400, 101],
+        ),
+    ];
+    let mut report = Vec::new();
+    for (name, req, want) in &cases {
+        let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let head =
+            read_http_head(&mut s, Instant::now() + Duration::from_secs(5)).unwrap_or_default();
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        report.push(format!(
+            "{name}: {}",
+            head.lines().next().unwrap_or("(closed)")
+        ));
+        assert!(
+            want.contains(&status),
+            "{name}: answered {head:?}, expected {want:?}"
+        );
+        if status == 426 {
+            assert!(
+                head.contains("Sec-WebSocket-Version: 13"),
+                "{name}: 426 without the supported version: {head:?}"
+            );
+        }
+        if status != 101 {
+            assert!(
+                ends_within(&mut s, Duration::from_secs(5)),
+                "{name}: left open"
+            );
+        }
+    }
+    println!("bad upgrade requests: {report:#?}");
+    good.finish().assert_ok(RTT_BOUND, 2);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}

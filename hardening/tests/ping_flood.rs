@@ -87,3 +87,43 @@ fn a_ping_flood_is_closed_by_the_outbound_buffer_rule() {
     srv.assert_quiet(20);
     srv.stop(Duration::from_secs(10));
 }
+
+/// Unsolicited pongs need no answer: a flood of them costs the server nothing but reading,
+/// the connection stays open and usable, and memory stays flat.
+#[test]
+fn an_unsolicited_pong_flood_is_read_and_ignored() {
+    let pongs = size(200_000usize, 1_000_000);
+    let mut srv = ServerProc::start(EXE, &ServerArgs::default());
+    let good = GoodClients::echo(srv.port, 2, Duration::from_millis(20));
+    let before = srv.proc_stats();
+    let mon = RssMonitor::start(srv.pid(), Duration::from_millis(5));
+    let mut s = raw_upgrade(srv.port, "/echo", Duration::from_secs(5)).unwrap();
+    s.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+    let batch = masked_frame(true, 10, &[b'q'; 125]).repeat(1000);
+    let t0 = Instant::now();
+    for _ in 0..pongs / 1000 {
+        s.write_all(&batch)
+            .expect("the server stopped reading the pongs");
+    }
+    // Then a message: its echo is the first thing the server sends.
+    s.write_all(&masked_frame(true, 1, b"still here")).unwrap();
+    let f = hardening::read_frame(&mut s, 1 << 20).unwrap();
+    let took = t0.elapsed();
+    let peak = mon.finish();
+    println!(
+        "pong flood: {pongs} unsolicited pongs in {took:?}, then an echo ({:?}); server RSS {} \
+         KiB before, {peak} KiB at peak",
+        String::from_utf8_lossy(&f.payload),
+        before.rss_kb
+    );
+    assert_eq!((f.opcode, &f.payload[..]), (1, &b"still here"[..]));
+    assert!(
+        peak <= before.rss_kb + 4 * 1024,
+        "RSS grew by {} KiB",
+        peak - before.rss_kb
+    );
+    assert_eq!(srv.stats().closed, 0, "nobody was closed");
+    good.finish().assert_ok(RTT_BOUND, 2);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}
