@@ -132,3 +132,37 @@ fn handler_panics_close_only_their_own_sockets() {
     srv.assert_quiet(20 + 8 * k);
     srv.stop(Duration::from_secs(10));
 }
+
+/// `Handler` promises `on_close` exactly once for every connection it accepted. But when
+/// `on_connect` returns `Accept` after the handshake already ended — the handshake deadline
+/// passed while it worked, the server is stopping, or the client left — the accept is refused
+/// (`Conn::decide` fails: the phase is `Done`), `HandlerProcess` exits at once
+/// (`handler.rs`, `EventKind::Connect`: `Step::Exit(Normal)`), and the `Closed` event that
+/// `io.rs::end_unaccepted` posted for exactly this case is never handled. The handler said
+/// yes and never hears the end: whatever `on_connect` set up (a presence entry, a counter, a
+/// subscription) leaks. Expected: `on_close` with 1006 ("handshake not completed"), or a way
+/// for `on_connect` to learn its answer came too late. `stop_during_churn_...` in
+/// `tests/shutdown.rs` trips over the same gap when `stop` lands during `on_connect`.
+#[test]
+#[ignore = "bridge bug: an Accept from on_connect that comes after the handshake ended gets no on_close"]
+fn an_accept_that_comes_too_late_still_gets_on_close() {
+    let mut args = ServerArgs::default();
+    args.opts.handshake_timeout = Duration::from_millis(300);
+    let mut srv = ServerProc::start(EXE, &args);
+    match client(srv.port, "/echo?slow_connect_ms=800") {
+        Err(tungstenite::Error::Http(resp)) => {
+            println!("late accept: the client got HTTP {}", resp.status())
+        }
+        Err(e) => println!("late accept: the client got {e}"),
+        Ok(_) => panic!("upgraded although the handshake deadline passed"),
+    }
+    assert!(wait_until(Duration::from_secs(5), || srv.stats().accepted == 1));
+    let closed = wait_until(Duration::from_secs(3), || srv.stats().closed == 1);
+    let s = srv.stats();
+    println!(
+        "late accept: on_connect accepted {}, on_close ran {}",
+        s.accepted, s.closed
+    );
+    assert!(closed, "on_connect accepted, on_close never ran: {s:?}");
+    srv.stop(Duration::from_secs(10));
+}

@@ -254,3 +254,67 @@ fn stop_with_sockets_in_every_state_ends_them_all() {
     );
     assert_eq!(st.dup_closes, 0);
 }
+
+/// `stop` in the middle of churn: connections are being accepted, upgraded, used and closed
+/// while the server stops. Every one that was accepted gets exactly one `on_close`, nothing
+/// hangs, and the process exits in bounded time.
+///
+/// Fails in about 4 runs out of 10 until the late-accept gap is fixed (see
+/// `an_accept_that_comes_too_late_still_gets_on_close` in `tests/handler_faults.rs`): when
+/// `stop` lands while `on_connect` runs, that handler accepted and never gets `on_close`.
+#[test]
+#[ignore = "bridge bug: an Accept from on_connect that comes after the handshake ended gets no on_close (fails ~40% of runs)"]
+fn stop_during_churn_leaves_no_connection_behind() {
+    let threads = 12;
+    let stop_timeout = Duration::from_secs(1);
+    let mut args = ServerArgs::default();
+    args.opts.stop_timeout = stop_timeout;
+    let mut srv = ServerProc::start(EXE, &args);
+    let port = srv.port;
+    let hs: Vec<_> = (0..threads)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let mut cycles = 0u64;
+                // Bounded: until the server is gone (connect fails) or 10 s, whichever first.
+                let end = std::time::Instant::now() + Duration::from_secs(10);
+                while std::time::Instant::now() < end {
+                    let Ok(s) = TcpStream::connect(("127.0.0.1", port)) else {
+                        break;
+                    };
+                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    let path = if w % 2 == 0 { "/echo" } else { "/room/churn" };
+                    if let Ok((mut ws, _)) =
+                        tungstenite::client(format!("ws://127.0.0.1:{port}{path}"), s)
+                    {
+                        let _ = ws.send(Message::text("x"));
+                        if w % 2 == 0 {
+                            let _ = ws.read();
+                        }
+                        if cycles % 3 != 0 {
+                            let _ = ws.close(None);
+                            while ws.read().is_ok() {}
+                        }
+                    }
+                    cycles += 1;
+                }
+                cycles
+            })
+        })
+        .collect();
+    assert!(wait_until(Duration::from_secs(10), || srv.stats().accepted >= 200));
+    let report = srv.stop_report(stop_timeout + Duration::from_secs(6));
+    let cycles: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+    let st = &report.stats;
+    println!(
+        "stop during churn: {cycles} cycles by {threads} threads; stop took {:?}, exit {:?}; \
+         accepted {}, on_close {} (codes {:?}), repeated {}, rooms left {:?}",
+        report.stop, report.exit, st.accepted, st.closed, st.codes, st.dup_closes, st.roomlist
+    );
+    assert_eq!(
+        st.closed, st.accepted,
+        "an accepted connection got no on_close"
+    );
+    assert_eq!(st.dup_closes, 0);
+    assert_eq!(st.live, 0);
+    assert_eq!(st.rooms, 0, "rooms left after stop: {:?}", st.roomlist);
+}

@@ -15,7 +15,8 @@
 //! - any other path echoes every message back;
 //! - query `panic_every=N`: `on_message` panics on every N-th message of that connection;
 //! - query `crash_connect=1`: `on_connect` panics;
-//! - query `slow_ms=N`: `on_message` takes N ms (blocking its worker, as slow work does).
+//! - query `slow_ms=N`: `on_message` takes N ms (blocking its worker, as slow work does);
+//! - query `slow_connect_ms=N`: `on_connect` takes N ms before deciding.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -57,6 +58,10 @@ fn query_param<'a>(path: &'a str, key: &str) -> Option<&'a str> {
 impl Handler for Harden {
     fn on_connect(&mut self, conn: &Conn) -> Decision {
         let path = conn.path();
+        if let Some(ms) = query_param(path, "slow_connect_ms").and_then(|v| v.parse().ok()) {
+            // An on_connect that looks something up slowly (and blocks its worker meanwhile).
+            std::thread::sleep(Duration::from_millis(ms));
+        }
         if query_param(path, "crash_connect") == Some("1") {
             self.c.panics.fetch_add(1, Ordering::Relaxed);
             panic!("harden-server: on_connect asked to crash");
