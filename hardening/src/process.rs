@@ -60,6 +60,8 @@ pub struct Stats {
     pub panics: u64,
     /// Messages seen by `on_message`.
     pub messages: u64,
+    /// `Conn::send` calls from `on_connect` (`welcome=1`) that failed.
+    pub welcome_failed: u64,
     /// `on_close` codes with their counts, sorted by code.
     pub codes: Vec<(u16, u64)>,
     /// Rooms with their member counts, sorted by name.
@@ -100,6 +102,7 @@ impl Stats {
                 "dup_closes" => s.dup_closes = v.parse().ok()?,
                 "panics" => s.panics = v.parse().ok()?,
                 "messages" => s.messages = v.parse().ok()?,
+                "welcome_failed" => s.welcome_failed = v.parse().ok()?,
                 "codes" => {
                     for p in v.split(',').filter(|p| !p.is_empty()) {
                         let (c, n) = p.split_once(':')?;

@@ -16,7 +16,8 @@
 //! - query `panic_every=N`: `on_message` panics on every N-th message of that connection;
 //! - query `crash_connect=1`: `on_connect` panics;
 //! - query `slow_ms=N`: `on_message` takes N ms (blocking its worker, as slow work does);
-//! - query `slow_connect_ms=N`: `on_connect` takes N ms before deciding.
+//! - query `slow_connect_ms=N`: `on_connect` takes N ms before deciding;
+//! - query `welcome=1`: `on_connect` sends "welcome" before accepting.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,6 +35,7 @@ struct Counters {
     dup_closes: AtomicU64,
     panics: AtomicU64,
     messages: AtomicU64,
+    welcome_failed: AtomicU64,
     codes: Mutex<Vec<(u16, u64)>>,
 }
 
@@ -79,6 +81,12 @@ impl Handler for Harden {
             .map(str::to_string);
         if let Some(r) = &self.room {
             conn.join(r);
+        }
+        if query_param(path, "welcome") == Some("1") {
+            // A greeting sent while deciding (the result is counted: see `welcome_failed`).
+            if conn.send("welcome").is_err() {
+                self.c.welcome_failed.fetch_add(1, Ordering::Relaxed);
+            }
         }
         // A fresh flag per connection (the template's clone would share it otherwise).
         self.closed = Arc::new(AtomicBool::new(false));
@@ -157,7 +165,7 @@ fn stats_line(c: &Counters, plain: &bridge::Server, tls: Option<&bridge::Server>
         .collect();
     format!(
         "live={} tls_live={} rooms={} accepted={} closed={} dup_closes={} panics={} \
-         messages={} codes={} roomlist={}",
+         messages={} welcome_failed={} codes={} roomlist={}",
         plain.connection_count(),
         tls.map_or(0, |t| t.connection_count()),
         plain.rooms().room_count(),
@@ -166,6 +174,7 @@ fn stats_line(c: &Counters, plain: &bridge::Server, tls: Option<&bridge::Server>
         c.dup_closes.load(Ordering::Relaxed),
         c.panics.load(Ordering::Relaxed),
         c.messages.load(Ordering::Relaxed),
+        c.welcome_failed.load(Ordering::Relaxed),
         codes.join(","),
         rooms.join(","),
     )
