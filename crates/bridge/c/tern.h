@@ -59,6 +59,8 @@ typedef struct TernOptions {
 typedef struct TernCallbacks {
   // A client asks to connect. Return 0 to accept, or an HTTP status (e.g. 403) to reject.
   uint16_t (*on_connect)(void *env, const struct TernConn *conn);
+  // The connection is open (after an accepting `on_connect`): sends work from here on.
+  void (*on_open)(void *env, const struct TernConn *conn);
   // A whole message: `is_binary` 0 for text (valid UTF-8, not NUL-terminated), 1 for
   // binary. `data` is valid only during the call.
   void (*on_message)(void *env, const struct TernConn *conn, int32_t is_binary, const uint8_t *data, size_t len);

@@ -68,6 +68,9 @@ pub(crate) struct Out {
     /// A close asked by another thread (code, reason, drop pending output), for the I/O
     /// thread to run through the protocol state.
     pub(crate) close_req: Option<(u16, String, bool)>,
+    /// The 101 answer, prepared by the I/O thread; queued by `decide` on accept, so that
+    /// frames sent right after `accept()` follow it.
+    pub(crate) upgrade: Option<ws::Response>,
 }
 
 #[derive(Default)]
@@ -153,6 +156,7 @@ impl Conn {
                     phase: Phase::Handshake,
                     sent_close: None,
                     close_req: None,
+                    upgrade: None,
                 }),
                 wake,
                 decision: Mutex::new(None),
@@ -322,19 +326,38 @@ impl Conn {
     pub fn reject(&self, status: u16) -> Result<(), Error> {
         self.decide(Decision::Reject { status })
     }
-    /// Answers the connect request.
+    /// Answers the connect request. On accept the 101 is queued at once, so the connection
+    /// is open for sends as soon as this returns.
     pub fn decide(&self, d: Decision) -> Result<(), Error> {
         let mut slot = self
             .inner
             .decision
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if slot.is_some() || self.inner.lock_out().phase != Phase::Handshake {
+        let mut out = self.inner.lock_out();
+        if slot.is_some() || out.phase != Phase::Handshake {
             return Err(Error::AlreadyDecided);
         }
-        if let Decision::Accept { protocol: Some(p) } = &d {
-            let _ = self.inner.protocol.set(p.clone());
+        if let Decision::Accept { protocol } = &d {
+            let Some(mut resp) = out.upgrade.take() else {
+                return Err(Error::AlreadyDecided);
+            };
+            if let Some(p) = protocol {
+                let _ = self.inner.protocol.set(p.clone());
+                resp = resp.protocol(p);
+            }
+            let Out { q, sock, .. } = &mut *out;
+            let bytes = Chunk::Owned(resp.to_bytes());
+            let _ = match sock {
+                Some(sk) => {
+                    let mut w: &TcpStream = sk;
+                    q.push(bytes, Some(&mut w))
+                }
+                None => q.push(bytes, None::<&mut &TcpStream>),
+            };
+            out.phase = Phase::Open;
         }
+        drop(out);
         *slot = Some(d);
         drop(slot);
         self.inner.wake.signal();

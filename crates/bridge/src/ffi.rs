@@ -47,6 +47,8 @@ pub struct TernConn {
 pub struct TernCallbacks {
     /// A client asks to connect. Return 0 to accept, or an HTTP status (e.g. 403) to reject.
     pub on_connect: Option<unsafe extern "C" fn(env: *mut c_void, conn: *const TernConn) -> u16>,
+    /// The connection is open (after an accepting `on_connect`): sends work from here on.
+    pub on_open: Option<unsafe extern "C" fn(env: *mut c_void, conn: *const TernConn)>,
     /// A whole message: `is_binary` 0 for text (valid UTF-8, not NUL-terminated), 1 for
     /// binary. `data` is valid only during the call.
     pub on_message: Option<
@@ -249,6 +251,12 @@ impl Handler for FfiHandler {
             0 => Decision::ACCEPT,
             s => Decision::Reject { status: s },
         }
+    }
+    fn on_open(&mut self, conn: &Conn) {
+        let Some(f) = self.0.on_open else { return };
+        let c = TernConn { conn: conn.clone() };
+        // SAFETY: a host function called with its own env and a handle valid for the call.
+        unsafe { f(self.0.env, &c) }
     }
     fn on_message(&mut self, conn: &Conn, msg: Data) {
         let Some(f) = self.0.on_message else { return };

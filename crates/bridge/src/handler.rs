@@ -33,6 +33,11 @@ pub trait Handler: Send + 'static {
         let _ = conn;
         Decision::ACCEPT
     }
+    /// The connection was accepted and is open: sends work from here on (a welcome message,
+    /// joining rooms). Runs right after an accepting `on_connect`. Default: nothing.
+    fn on_open(&mut self, conn: &Conn) {
+        let _ = conn;
+    }
     /// A whole message arrived. Default: ignore it.
     fn on_message(&mut self, conn: &Conn, msg: Data) {
         let _ = (conn, msg);
@@ -82,7 +87,10 @@ impl<H: Handler> HandlerProcess<H> {
                         let accept = matches!(d, Decision::Accept { .. });
                         if self.conn.decide(d).is_ok() && accept {
                             self.accepted = true;
-                            None
+                            let (h, conn) = (&mut self.h, &self.conn);
+                            catch_unwind(AssertUnwindSafe(|| h.on_open(conn)))
+                                .err()
+                                .map(|p| self.crash(&*p))
                         } else {
                             Some(Step::Exit(ExitReason::Normal))
                         }

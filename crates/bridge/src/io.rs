@@ -186,6 +186,14 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         s.clone(),
         wake,
     );
+    let sock = Arc::new(sock);
+    {
+        let mut out = conn.inner.lock_out();
+        out.upgrade = Some(Response::accept(&req));
+        if matches!(tr, Transport::Plain) {
+            out.sock = Some(sock.clone());
+        }
+    }
     s.register(&conn);
     let pid = match catch_unwind(AssertUnwindSafe(|| s.spawn_actor(conn.clone()))) {
         Ok(pid) => pid,
@@ -219,59 +227,45 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
             Ok(_) => {}
         }
     };
-    let accepted = match decision {
-        Some(Decision::Accept { protocol }) => {
-            let mut resp = Response::accept(&req);
-            if let Some(p) = &protocol {
-                resp = resp.protocol(p);
-            }
-            let mut out = conn.inner.lock_out();
-            if out.phase == Phase::Handshake {
-                let bytes = Chunk::Owned(resp.to_bytes());
-                let mut w: &TcpStream = &sock;
-                let pushed = if matches!(tr, Transport::Plain) {
-                    out.q.push(bytes, Some(&mut w))
-                } else {
-                    out.q.push(bytes, None::<&mut &TcpStream>)
-                };
-                debug_assert!(!matches!(pushed, Pushed::Overflow { .. } | Pushed::Closed));
-                out.phase = Phase::Open;
-                true
-            } else {
-                false
-            }
+    // `Conn::decide` queued the 101 and opened the connection on accept (and a close may
+    // already have been asked: `Closing`).
+    let accepted = {
+        let mut out = conn.inner.lock_out();
+        if matches!(out.phase, Phase::Open | Phase::Closing) {
+            true
+        } else {
+            out.phase = Phase::Done;
+            out.upgrade = None;
+            false
         }
-        Some(Decision::Reject { status }) => {
-            conn.inner.lock_out().phase = Phase::Done;
-            let reason = status_reason(status);
-            let _ = write_response(
-                s,
-                &sock,
-                &mut tr,
-                &Response::reject(status, reason),
-                deadline + Duration::from_secs(1),
-            );
-            end_unaccepted(s, &conn, pid, false);
-            return;
-        }
-        None => false,
     };
     if !accepted {
-        // Timed out, stopped, or the client left: the actor gets `Closed` so it can end.
-        conn.inner.lock_out().phase = Phase::Done;
-        let _ = write_response(
-            s,
-            &sock,
-            &mut tr,
-            &Response::reject(503, "Service Unavailable"),
-            Instant::now() + Duration::from_millis(100),
-        );
-        end_unaccepted(s, &conn, pid, true);
+        match decision {
+            Some(Decision::Reject { status }) => {
+                let reason = status_reason(status);
+                let _ = write_response(
+                    s,
+                    &sock,
+                    &mut tr,
+                    &Response::reject(status, reason),
+                    deadline + Duration::from_secs(1),
+                );
+                end_unaccepted(s, &conn, pid, false);
+            }
+            _ => {
+                // Timed out, stopped, or the client left: the actor gets `Closed` so it can
+                // end.
+                let _ = write_response(
+                    s,
+                    &sock,
+                    &mut tr,
+                    &Response::reject(503, "Service Unavailable"),
+                    Instant::now() + Duration::from_millis(100),
+                );
+                end_unaccepted(s, &conn, pid, true);
+            }
+        }
         return;
-    }
-    let sock = Arc::new(sock);
-    if matches!(tr, Transport::Plain) {
-        conn.inner.lock_out().sock = Some(sock.clone());
     }
     let rest = req.take_rest();
     let mut lp = Loop {

@@ -154,3 +154,22 @@ fn the_handler_selects_a_subprotocol() {
     server.stop();
     rt.shutdown();
 }
+
+#[test]
+fn on_open_can_send_a_welcome_before_anything_else() {
+    #[derive(Clone)]
+    struct Welcome;
+    impl bridge::Handler for Welcome {
+        fn on_open(&mut self, conn: &bridge::Conn) {
+            conn.send("welcome").unwrap();
+            conn.send_binary(&[1, 2]).unwrap();
+        }
+    }
+    let rt = rt();
+    let server = bridge::serve(&rt, Welcome, 0, opts()).unwrap();
+    let mut c = connect(server.port(), "/");
+    assert_eq!(recv(&mut c), Message::text("welcome"));
+    assert_eq!(recv(&mut c), Message::binary(vec![1u8, 2]));
+    server.stop();
+    rt.shutdown();
+}
