@@ -606,6 +606,22 @@ impl Compiler<'_> {
                 let end = self.here();
                 self.patch(j, end);
             }
+            ExprKind::Binary(op @ (BinOp::Add | BinOp::Sub), a, b) if matches!(b.kind, ExprKind::Int(k) if i32::try_from(k).is_ok()) =>
+            {
+                let ExprKind::Int(k) = b.kind else {
+                    unreachable!("checked")
+                };
+                self.expr(a, false)?;
+                let k = k as i32;
+                self.emit(
+                    if *op == BinOp::Add {
+                        Op::AddInt(k)
+                    } else {
+                        Op::SubInt(k)
+                    },
+                    line,
+                );
+            }
             ExprKind::Binary(op, a, b) => {
                 self.expr(a, false)?;
                 self.expr(b, false)?;

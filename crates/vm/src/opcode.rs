@@ -23,6 +23,10 @@ pub enum Op {
     Add,
     /// `a - b`
     Sub,
+    /// `a + k` for a small integer literal `k`.
+    AddInt(i32),
+    /// `a - k` for a small integer literal `k`.
+    SubInt(i32),
     /// `a * b`
     Mul,
     /// `a / b` (integers: truncating; division by zero is an error).

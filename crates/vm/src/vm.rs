@@ -615,6 +615,35 @@ impl Vm {
                         binop!(BinOp::Sub)
                     }
                 }
+                Op::AddInt(k) | Op::SubInt(k) => {
+                    let add = matches!(op, Op::AddInt(_));
+                    let top = self.stack.last_mut().expect("operand");
+                    let done = match top {
+                        Value::Int(a) => {
+                            let r = if add {
+                                a.checked_add(k as i64)
+                            } else {
+                                a.checked_sub(k as i64)
+                            };
+                            match r {
+                                Some(r) => {
+                                    *a = r;
+                                    true
+                                }
+                                None => false,
+                            }
+                        }
+                        _ => false,
+                    };
+                    if !done {
+                        let a = pop!();
+                        let bop = if add { BinOp::Add } else { BinOp::Sub };
+                        match arith(bop, &a, &Value::Int(k as i64)) {
+                            Ok(v) => self.stack.push(v),
+                            Err(e) => fail!(e),
+                        }
+                    }
+                }
                 Op::Mul => binop!(BinOp::Mul),
                 Op::Div => binop!(BinOp::Div),
                 Op::Rem => binop!(BinOp::Rem),
@@ -989,6 +1018,7 @@ pub(crate) fn match_pat(p: &Pattern, v: &Value, slots: &mut [Value]) -> bool {
 }
 
 /// A guard holds when it evaluates to `true`; an error in a guard means it does not hold.
+#[inline]
 pub(crate) fn guard_true(g: &GExpr, slots: &[Value]) -> bool {
     // fast path: an integer comparison of variables and literals (`n < 2`)
     if let GExpr::Bin(op, a, b) = g {

@@ -540,8 +540,7 @@ pub(crate) fn describe_servers(env: &Env) -> String {
     list.iter()
         .map(|s| {
             format!(
-                "{} port {} connections {}",
-                s.describe(),
+                "port {}: {} connection(s)",
                 s.server.port(),
                 s.server.connection_count()
             )
