@@ -102,3 +102,17 @@ fn load_procs_servers_rooms() {
     assert!(err.contains("cannot read /no/such/file"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn servers_and_rooms_are_listed() {
+    let (out, err) = repl(
+        "let {:ok, s} = Ws.serve(%{on_connect: fn(c, _) ->\n Ws.join(c, \"lobby\")\n :ok\nend}, 0)\n\
+         let {:ok, c} = WsClient.connect(\"ws://127.0.0.1:#{Ws.port(s)}/\")\n\
+         Ws.port(s) > 0\n:servers\n:rooms\nWsClient.close(c)\nWs.stop(s)\n:servers\n",
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "true", "{out}{err}");
+    assert!(lines[1].starts_with("port ") && lines[1].ends_with(": 1 connection(s)"), "{out}");
+    assert!(lines[2].ends_with(": lobby (1 members)"), "{out}");
+    assert_eq!(&lines[3..], &["{:closed, 1000}", ":ok", "no servers"], "{out}");
+}
