@@ -134,13 +134,13 @@ impl FragmentState {
         // a large frame arriving in 128 KiB reads is reallocated only a few times.
         let len = self.buf.len();
         if self.buf.capacity() - len < n {
-            let target = (len + n).saturating_mul(GROWTH);
             let end = if self.frame_fin {
                 len.saturating_add(usize::try_from(self.frame_left).unwrap_or(usize::MAX))
             } else {
                 self.max_message_size.max(len + n)
             };
-            self.buf.reserve_exact(target.min(end) - len);
+            let target = (len + n).saturating_mul(GROWTH).min(end);
+            self.buf.reserve_exact(target - len);
         }
         self.frame_left -= n as u64;
         Ok(())

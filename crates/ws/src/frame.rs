@@ -259,9 +259,8 @@ pub fn encode_into(role: Role, opcode: Opcode, fin: bool, payload: &[u8], out: &
     if masked {
         let key = random_mask();
         out.extend_from_slice(&key);
-        let start = out.len();
-        out.extend_from_slice(payload);
-        apply_mask(&mut out[start..], key, 0);
+        // Masking is an XOR, so the fused copy+unmask also masks.
+        extend_unmasked(out, payload, key, 0);
     } else {
         out.extend_from_slice(payload);
     }
