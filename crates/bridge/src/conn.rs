@@ -247,19 +247,23 @@ impl Conn {
     pub(crate) fn send_chunk(&self, chunk: Chunk) -> Result<(), Error> {
         let s = &*self.inner;
         let mut out = s.lock_out();
-        if out.phase != Phase::Open {
-            return Err(Error::Closed);
-        }
+        let handshake = match out.phase {
+            Phase::Open => false,
+            // Sent before the upgrade (from `on_connect`): waits behind the 101.
+            Phase::Handshake => true,
+            Phase::Closing | Phase::Done => return Err(Error::Closed),
+        };
         let Out { q, sock, .. } = &mut *out;
         let pushed = match sock {
-            Some(sk) => {
+            Some(sk) if !handshake => {
                 let mut w: &TcpStream = sk;
                 q.push(chunk, Some(&mut w))
             }
-            None => q.push(chunk, None::<&mut &TcpStream>),
+            _ => q.push(chunk, None::<&mut &TcpStream>),
         };
         match pushed {
             Pushed::Written | Pushed::Queued => Ok(()),
+            Pushed::QueuedWake if handshake => Ok(()),
             Pushed::QueuedWake => {
                 drop(out);
                 s.wake.signal();
@@ -347,14 +351,13 @@ impl Conn {
                 resp = resp.protocol(p);
             }
             let Out { q, sock, .. } = &mut *out;
-            let bytes = Chunk::Owned(resp.to_bytes());
-            let _ = match sock {
-                Some(sk) => {
-                    let mut w: &TcpStream = sk;
-                    q.push(bytes, Some(&mut w))
-                }
-                None => q.push(bytes, None::<&mut &TcpStream>),
-            };
+            // The 101 goes in front of whatever was sent during the handshake.
+            q.push_front(Chunk::Owned(resp.to_bytes()));
+            if let Some(sk) = sock {
+                let mut w: &TcpStream = sk;
+                // Non-blocking; the I/O thread (woken below) writes what is left.
+                let _ = q.flush(&mut w);
+            }
             out.phase = Phase::Open;
         }
         drop(out);

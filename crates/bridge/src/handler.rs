@@ -6,8 +6,10 @@
 //!
 //! Invariants:
 //! - Every callback runs inside the connection's actor, on a scheduler worker, one at a time.
-//! - `on_close` runs exactly once for an accepted connection: on its `Closed` event, or at
-//!   once after a crash (with 1011). It never runs for a rejected connection.
+//! - `on_close` runs exactly once for every connection `on_connect` accepted: on its `Closed`
+//!   event, at once after a crash (with 1011), or at once with 1006 when the accept came too
+//!   late (the handshake had ended: deadline, stop, client gone). It never runs for a
+//!   rejected connection.
 //! - A panic in a callback is caught here: the socket is closed with 1011, the connection
 //!   leaves every room, `on_close` runs, and the actor exits with `Crashed`, so the scheduler
 //!   sends exit signals to the actors linked to it. Nothing else is affected. A panic in
@@ -28,7 +30,9 @@ use crate::event::{Data, Event, EventKind};
 /// inside). Every method has a default.
 pub trait Handler: Send + 'static {
     /// A client asks to connect (path, headers, peer, offered subprotocols are on `conn`).
-    /// Default: accept.
+    /// Default: accept. Messages sent from here (a welcome, room broadcasts after a `join`)
+    /// wait for the upgrade and follow the 101 if the connection is accepted; they are
+    /// dropped if it is not.
     fn on_connect(&mut self, conn: &Conn) -> Decision {
         let _ = conn;
         Decision::ACCEPT
@@ -85,12 +89,26 @@ impl<H: Handler> HandlerProcess<H> {
                 match catch_unwind(AssertUnwindSafe(|| h.on_connect(conn))) {
                     Ok(d) => {
                         let accept = matches!(d, Decision::Accept { .. });
-                        if self.conn.decide(d).is_ok() && accept {
+                        let decided = self.conn.decide(d).is_ok();
+                        if decided && accept {
                             self.accepted = true;
                             let (h, conn) = (&mut self.h, &self.conn);
                             catch_unwind(AssertUnwindSafe(|| h.on_open(conn)))
                                 .err()
                                 .map(|p| self.crash(&*p))
+                        } else if accept {
+                            // The handler said yes, but the handshake had already ended
+                            // (deadline, stop, client gone): it still hears the end, once.
+                            self.accepted = true;
+                            self.closed = true;
+                            let (h, conn) = (&mut self.h, &self.conn);
+                            let r = catch_unwind(AssertUnwindSafe(|| {
+                                h.on_close(conn, 1006, "handshake not completed")
+                            }));
+                            Some(Step::Exit(match r {
+                                Ok(()) => ExitReason::Normal,
+                                Err(p) => ExitReason::crashed(panic_text(&*p)),
+                            }))
                         } else {
                             Some(Step::Exit(ExitReason::Normal))
                         }

@@ -167,7 +167,10 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
     let wake = match EventFd::new() {
         Ok(w) => w,
         Err(e) => {
-            log::warn!("{peer}: eventfd: {e}");
+            static LIMIT: crate::ratelimit::RateLimit = crate::ratelimit::RateLimit::new();
+            if let Some(n) = LIMIT.check() {
+                log::warn!("{peer}: cannot create an eventfd ({e}); answering 503 ({n} more since the last such line)");
+            }
             let _ = write_response(
                 s,
                 &sock,
@@ -236,6 +239,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         } else {
             out.phase = Phase::Done;
             out.upgrade = None;
+            out.q.clear(); // frames sent during the handshake: never upgraded, dropped
             false
         }
     };
@@ -796,6 +800,15 @@ impl Loop<'_> {
                 }
             }
             HeartbeatAction::TimedOut => {
+                // Tell a peer that still reads (1011), as far as its buffer takes it at once,
+                // then drop it: the report is 1006 (no close handshake happened).
+                if let Ok(frame) = self.ws.close(Some(1011), "heartbeat timeout", now) {
+                    let mut out = self.conn.inner.lock_out();
+                    out.q.close(Chunk::Owned(frame), true);
+                    if out.phase == Phase::Open {
+                        out.phase = Phase::Closing;
+                    }
+                }
                 log::info!(
                     "connection {} from {}: no pong in time; dropping it",
                     self.conn.id(),

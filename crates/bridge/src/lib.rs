@@ -28,7 +28,8 @@
 //! - `server`: the listener, the accept thread, [`Server::stop`], the registry of servers.
 //! - `io`: the per-connection I/O thread; `transport`: plain/TLS over a non-blocking socket;
 //!   `outbound`: the bounded queue of encoded frames; `sys`: `poll(2)` and `eventfd(2)`;
-//!   `bufpool`: read buffers lent only while reading.
+//!   `bufpool`: read buffers lent only while reading; `ratelimit`: log lines an attacker can
+//!   trigger.
 //! - `conn`: [`Conn`], the handle any actor or thread uses to send and close.
 //! - `event`: [`Event`]s posted to the connection actor; `handler`: [`Handler`] and the
 //!   actor that runs it; `watch`: closes connections whose actor died.
@@ -48,6 +49,7 @@ mod handler;
 mod io;
 mod options;
 mod outbound;
+mod ratelimit;
 mod rooms;
 mod server;
 mod sys;

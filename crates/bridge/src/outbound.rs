@@ -119,6 +119,14 @@ impl Outbound {
         }
     }
 
+    /// Puts `chunk` before everything queued (the 101 in front of frames sent during the
+    /// handshake). Only valid while nothing has been written (`head_off == 0`).
+    pub(crate) fn push_front(&mut self, chunk: Chunk) {
+        debug_assert_eq!(self.head_off, 0);
+        self.queued += chunk.len();
+        self.queue.push_front(chunk);
+    }
+
     /// Queues the close frame as the last frame. With `drop_pending`, frames not yet started
     /// are discarded first (used when the peer is not reading: overflow, or a dead peer).
     /// Returns false if a close frame was already queued.

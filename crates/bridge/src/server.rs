@@ -33,6 +33,7 @@ use crate::conn::{Conn, ConnId};
 use crate::error::Error;
 use crate::handler::{Handler, HandlerProcess};
 use crate::options::Options;
+use crate::ratelimit::RateLimit;
 use crate::rooms::Rooms;
 use crate::sys::{self, EventFd, PollFd};
 use crate::watch;
@@ -405,7 +406,10 @@ fn accept_loop(s: Arc<ServerShared>, listener: TcpListener) {
                         continue;
                     }
                     if let Err(e) = crate::io::start(s.clone(), sock, peer) {
-                        log::error!("cannot start a connection thread for {peer}: {e}");
+                        static LIMIT: RateLimit = RateLimit::new();
+                        if let Some(n) = LIMIT.check() {
+                            log::error!("cannot start a connection thread for {peer}: {e} ({n} more since the last such line)");
+                        }
                         s.thread_done();
                     }
                 }
@@ -422,10 +426,13 @@ fn accept_loop(s: Arc<ServerShared>, listener: TcpListener) {
                 Err(e) => {
                     // Out of descriptors or memory: stop accepting for a moment rather than
                     // spin on a listener that stays readable.
-                    log::warn!(
-                        "accept on {} failed: {e}; pausing accepts for 100 ms",
-                        s.local_addr
-                    );
+                    static LIMIT: RateLimit = RateLimit::new();
+                    if let Some(n) = LIMIT.check() {
+                        log::warn!(
+                            "accept on {} failed: {e}; pausing accepts for 100 ms ({n} more pauses since the last such line)",
+                            s.local_addr
+                        );
+                    }
                     paused_until = Some(Instant::now() + Duration::from_millis(100));
                     break;
                 }

@@ -173,3 +173,61 @@ fn on_open_can_send_a_welcome_before_anything_else() {
     server.stop();
     rt.shutdown();
 }
+
+#[test]
+fn messages_sent_from_on_connect_follow_the_upgrade() {
+    #[derive(Clone)]
+    struct Early;
+    impl bridge::Handler for Early {
+        fn on_connect(&mut self, conn: &bridge::Conn) -> bridge::Decision {
+            conn.send("sent from on_connect").unwrap();
+            conn.join("early");
+            conn.server_rooms().broadcast("early", "room news");
+            bridge::Decision::ACCEPT
+        }
+    }
+    let rt = rt();
+    let server = bridge::serve(&rt, Early, 0, opts()).unwrap();
+    let mut c = connect(server.port(), "/");
+    assert_eq!(recv(&mut c), Message::text("sent from on_connect"));
+    assert_eq!(recv(&mut c), Message::text("room news"));
+    server.stop();
+    rt.shutdown();
+}
+
+#[test]
+fn an_accept_that_comes_too_late_still_gets_on_close() {
+    #[derive(Clone)]
+    struct Slow(std::sync::mpsc::Sender<(u16, String)>);
+    impl bridge::Handler for Slow {
+        fn on_connect(&mut self, _conn: &bridge::Conn) -> bridge::Decision {
+            std::thread::sleep(std::time::Duration::from_millis(400)); // past the deadline
+            bridge::Decision::ACCEPT
+        }
+        fn on_close(&mut self, _conn: &bridge::Conn, code: u16, reason: &str) {
+            let _ = self.0.send((code, reason.to_string()));
+        }
+    }
+    let rt = rt();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let o = bridge::Options {
+        handshake_timeout: std::time::Duration::from_millis(150),
+        run_actor_on_io_thread: false,
+        ..opts()
+    };
+    let server = bridge::serve(&rt, Slow(tx), 0, o).unwrap();
+    match try_connect(server.port(), "/") {
+        Err(tungstenite::Error::Http(r)) => assert_eq!(r.status().as_u16(), 503),
+        Err(e) => panic!("expected 503, got {e}"),
+        Ok(_) => panic!("upgraded after the deadline"),
+    }
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        (1006, "handshake not completed".to_string())
+    );
+    assert!(rx
+        .recv_timeout(std::time::Duration::from_millis(200))
+        .is_err());
+    server.stop();
+    rt.shutdown();
+}

@@ -19,7 +19,7 @@ fn a_silent_client_is_dropped_on_time() {
     let rt = rt();
     let (h, rx) = Recorder::new();
     let server = bridge::serve(&rt, h, 0, hb_opts()).unwrap();
-    let _c = connect(server.port(), "/"); // never reads, so never answers a ping
+    let mut c = connect(server.port(), "/"); // never reads, so never answers a ping
     next(&rx);
     let t0 = Instant::now();
     let r = until(&rx, |r| matches!(r, Rec::Close { .. }));
@@ -36,6 +36,14 @@ fn a_silent_client_is_dropped_on_time() {
         "dropped too early: {took:?}"
     );
     assert!(took < Duration::from_secs(2), "dropped too late: {took:?}");
+    // A peer that reads late still finds the ping, then our 1011, then the end.
+    let mut close = None;
+    while let Ok(m) = c.read() {
+        if let tungstenite::Message::Close(f) = m {
+            close = f.map(|f| u16::from(f.code));
+        }
+    }
+    assert_eq!(close, Some(1011));
     server.stop();
     rt.shutdown();
 }
