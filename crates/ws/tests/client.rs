@@ -164,3 +164,44 @@ fn refused_upgrade_reports_status() {
     );
     h.join().unwrap();
 }
+
+#[test]
+fn tls12_and_tls13_both_negotiate() {
+    use ws::rustls;
+    let p = pki();
+    let server_cfg =
+        ws::server_config_from_pem(p.cert_pem.as_bytes(), p.key_pem.as_bytes()).unwrap();
+    let (port, server) = echo_server(Some(server_cfg), Mode::Echo, 2);
+    for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(ws::rustls::pki_types::CertificateDer::from(pem_der(
+                &p.ca_pem,
+            )))
+            .unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let config = ClientConfig {
+            tls: Some(Arc::new(cfg)),
+            ..ClientConfig::default()
+        };
+        let mut c = connect(&format!("wss://localhost:{port}/"), config).unwrap();
+        c.send_text("v").unwrap();
+        assert_eq!(c.recv(deadline()).unwrap(), Recv::Text("v".into()));
+        c.close(1000, "").unwrap();
+    }
+    server.join().unwrap();
+}
+
+/// The DER bytes of the first certificate in a PEM string.
+fn pem_der(pem: &str) -> Vec<u8> {
+    use ws::rustls::pki_types::pem::PemObject;
+    ws::rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes())
+        .unwrap()
+        .to_vec()
+}
