@@ -61,10 +61,11 @@ pub struct Options {
     /// Longest `Server::stop` waits for the connections to finish their close handshakes
     /// before dropping them. Default 5 s.
     pub stop_timeout: Duration,
-    /// Reserved stack of each connection's I/O thread. Default 128 KiB (only touched pages
-    /// cost memory; an idle connection touches a few). TLS connections use at least 256 KiB:
-    /// the TLS handshake is deeper. With `run_actor_on_io_thread`, handler code runs on this
-    /// stack too: raise it for handlers that recurse deeply.
+    /// Reserved stack of each connection's I/O thread. Default 256 KiB: only touched pages
+    /// cost memory (an idle connection touches a few), so the reservation is address space,
+    /// not RAM; it leaves room for the TLS handshake and, with `run_actor_on_io_thread`, for
+    /// handler code (a VM step) that runs on this stack. Raise it for handlers that recurse
+    /// deeply in native code.
     pub io_thread_stack: usize,
     /// When a message arrives for an idle connection actor, run the actor's step at once on
     /// the connection's I/O thread instead of waking a scheduler worker (the scheduler's
@@ -90,7 +91,7 @@ impl Default for Options {
             heartbeat_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
             stop_timeout: Duration::from_secs(5),
-            io_thread_stack: 128 * 1024,
+            io_thread_stack: 256 * 1024,
             run_actor_on_io_thread: true,
         }
     }
