@@ -226,6 +226,14 @@ pub fn connect(url: &str, config: ClientConfig) -> Result<Client, Error> {
             break a;
         }
     };
+    // RFC 6455 §4.1: a subprotocol the client did not offer fails the connection.
+    if let Some(p) = &accept.protocol {
+        if !config.protocols.iter().any(|o| o == p) {
+            return Err(Error::BadResponse {
+                reason: "server chose a subprotocol we did not offer",
+            });
+        }
+    }
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)?;
     Ok(Client {

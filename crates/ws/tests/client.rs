@@ -205,3 +205,35 @@ fn pem_der(pem: &str) -> Vec<u8> {
         .unwrap()
         .to_vec()
 }
+
+#[test]
+fn unoffered_subprotocol_in_the_answer_fails() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut hs = ws::ServerHandshake::new(&ws::Config::default(), None);
+        let mut buf = [0u8; 4096];
+        let req = loop {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "client went away");
+            if let ws::HandshakeStatus::Done(r) = hs.feed(&buf[..n]).unwrap() {
+                break r;
+            }
+        };
+        s.write_all(
+            &ws::Response::accept(&req)
+                .protocol("not-offered")
+                .to_bytes(),
+        )
+        .unwrap();
+    });
+    let config = ClientConfig {
+        protocols: vec!["chat".into()],
+        ..ClientConfig::default()
+    };
+    let e = connect(&format!("ws://127.0.0.1:{port}/"), config).unwrap_err();
+    assert!(matches!(e, ws::Error::BadResponse { .. }), "{e}");
+    h.join().unwrap();
+}
