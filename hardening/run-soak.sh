@@ -29,5 +29,5 @@ for t in "${tests[@]}"; do args+=(--test "$t"); done
 
 export TERN_SOAK=1
 start=$(date +%s)
-$CARGO test -p hardening "${args[@]}" -- --nocapture --test-threads=1
+$CARGO test -p hardening --no-fail-fast "${args[@]}" -- --nocapture --test-threads=1
 echo "soak: ${#tests[@]} attack files passed in $(( $(date +%s) - start )) s"
