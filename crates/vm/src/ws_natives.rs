@@ -311,12 +311,17 @@ fn serve(c: &mut NativeCx<'_>, a: &[Value], tls: bool) -> Result<Value, Trap> {
     }
 }
 
+/// `Ws.stop` waits (up to the server's stop timeout) for the close handshakes: blocking
+/// work, so it runs off the scheduler's workers.
 fn stop(c: &mut NativeCx<'_>, a: &[Value]) -> Result<Value, Trap> {
     let h = server(&a[0])?;
-    let s = h.as_any().downcast_ref::<ServerHandle>().expect("checked");
-    s.server.stop();
-    c.env.servers.remove(s);
-    Ok(Value::Atom(Atom::OK))
+    let env = c.env.clone();
+    Err(Trap::Block(Box::new(move || {
+        let s = h.as_any().downcast_ref::<ServerHandle>().expect("checked");
+        s.server.stop();
+        env.servers.remove(s);
+        Ok(Value::Atom(Atom::OK))
+    })))
 }
 
 // ---- WsClient ---------------------------------------------------------------------------

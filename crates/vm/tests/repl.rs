@@ -112,7 +112,14 @@ fn servers_and_rooms_are_listed() {
     );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "true", "{out}{err}");
-    assert!(lines[1].starts_with("port ") && lines[1].ends_with(": 1 connection(s)"), "{out}");
+    assert!(
+        lines[1].starts_with("port ") && lines[1].ends_with(": 1 connection(s)"),
+        "{out}"
+    );
     assert!(lines[2].ends_with(": lobby (1 members)"), "{out}");
-    assert_eq!(&lines[3..], &["{:closed, 1000}", ":ok", "no servers"], "{out}");
+    assert_eq!(
+        &lines[3..],
+        &["{:closed, 1000}", ":ok", "no servers"],
+        "{out}"
+    );
 }
