@@ -272,6 +272,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         return;
     }
     let rest = req.take_rest();
+    drop(req); // its copy of the headers lives in the `Conn`; keep one per connection
     let mut lp = Loop {
         s,
         conn: &conn,
