@@ -192,3 +192,62 @@ fn a_program_that_does_not_parse_exits_non_zero() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("division by zero"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sigterm_stops_the_servers_gracefully() {
+    let mut s = start("chat.tern", &["0"]);
+    let mut c = client(&format!("ws://127.0.0.1:{}/room/a", s.port));
+    c.send_text("x").unwrap(); // make sure the connection is fully up
+    assert!(quiet(&mut c));
+    let status = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    match recv(&mut c) {
+        ws::Recv::Closed { code, .. } => assert_eq!(code, 1001),
+        other => panic!("expected a close, got {other:?}"),
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            assert!(st.success(), "{st:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "tern did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn run_waits_for_servers_and_exits_when_the_last_one_stops() {
+    let dir = std::env::temp_dir().join(format!("tern-wait-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("stop_later.tern");
+    std::fs::write(
+        &f,
+        r#"fn main() do
+  let {:ok, s} = Ws.serve(%{}, 0)
+  spawn(fn() ->
+    receive do after 300 -> :ok end
+    IO.println("stopping")
+    Ws.stop(s)
+  end)
+  IO.println("main returns")
+end
+"#,
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_tern"))
+        .args(["run", f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "main returns\nstopping\n"
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    let _ = std::fs::remove_dir_all(&dir);
+}
