@@ -624,43 +624,140 @@ impl PartialOrd for Value {
 
 impl Ord for Value {
     fn cmp(&self, other: &Value) -> Ordering {
-        match (self, other) {
-            (Value::Int(a), Value::Int(b)) => a.cmp(b),
-            (Value::Float(a), Value::Float(b)) => a.total_cmp(b),
-            (Value::Int(a), Value::Float(b)) => (*a as f64).total_cmp(b).then(Ordering::Less),
-            (Value::Float(a), Value::Int(b)) => a.total_cmp(&(*b as f64)).then(Ordering::Greater),
-            (Value::Str(a), Value::Str(b)) => a.cmp(b),
-            (Value::Bin(a), Value::Bin(b)) => a.cmp(b),
-            (Value::Atom(a), Value::Atom(b)) if a == b => Ordering::Equal,
-            (Value::Tuple(a), Value::Tuple(b)) => {
-                a.len().cmp(&b.len()).then_with(|| a.iter().cmp(b.iter()))
-            }
-            (Value::List(a), Value::List(b)) => {
-                if a.ptr_eq(b) {
-                    Ordering::Equal
-                } else {
-                    a.iter().cmp(b.iter())
+        cmp_at(self, other, 0)
+    }
+}
+
+/// Recursion depth after which comparison switches to the iterative [`deep_cmp`].
+const CMP_RECURSION: usize = 128;
+
+/// Compares two values; containers recurse until [`CMP_RECURSION`], then go iterative, so a
+/// deeply nested value never exhausts the Rust stack.
+fn cmp_at(a: &Value, b: &Value, depth: usize) -> Ordering {
+    let child = |x: &Value, y: &Value| {
+        if depth < CMP_RECURSION {
+            cmp_at(x, y, depth + 1)
+        } else {
+            deep_cmp(x, y)
+        }
+    };
+    match (a, b) {
+        (Value::Tuple(x), Value::Tuple(y)) => x.len().cmp(&y.len()).then_with(|| {
+            for (p, q) in x.iter().zip(y.iter()) {
+                let o = child(p, q);
+                if o != Ordering::Equal {
+                    return o;
                 }
             }
-            (Value::Map(a), Value::Map(b)) => {
-                a.len().cmp(&b.len()).then_with(|| a.iter().cmp(b.iter()))
+            Ordering::Equal
+        }),
+        (Value::List(x), Value::List(y)) => {
+            if x.ptr_eq(y) {
+                return Ordering::Equal;
             }
-            (Value::Pid(a), Value::Pid(b)) => a.cmp(b),
-            (Value::Ref(a), Value::Ref(b)) => a.cmp(b),
-            (Value::Fun(a), Value::Fun(b)) => {
-                (Arc::as_ptr(a) as usize).cmp(&(Arc::as_ptr(b) as usize))
+            let (mut i, mut j) = (x.iter(), y.iter());
+            loop {
+                match (i.next(), j.next()) {
+                    (None, None) => return Ordering::Equal,
+                    (None, Some(_)) => return Ordering::Less,
+                    (Some(_), None) => return Ordering::Greater,
+                    (Some(p), Some(q)) => {
+                        let o = child(p, q);
+                        if o != Ordering::Equal {
+                            return o;
+                        }
+                    }
+                }
             }
-            (Value::Handle(a), Value::Handle(b)) => {
-                (Arc::as_ptr(a) as *const () as usize).cmp(&(Arc::as_ptr(b) as *const () as usize))
+        }
+        (Value::Map(x), Value::Map(y)) => x.len().cmp(&y.len()).then_with(|| {
+            for ((k1, v1), (k2, v2)) in x.iter().zip(y.iter()) {
+                let o = child(k1, k2).then_with(|| child(v1, v2));
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        }),
+        _ => shallow_cmp(a, b),
+    }
+}
+
+enum CmpWork<'a> {
+    Pair(&'a Value, &'a Value),
+    Decide(Ordering),
+}
+
+/// Iterative comparison with an explicit work list (for deeply nested values).
+fn deep_cmp(a: &Value, b: &Value) -> Ordering {
+    let mut work = vec![CmpWork::Pair(a, b)];
+    while let Some(w) = work.pop() {
+        let (a, b) = match w {
+            CmpWork::Decide(o) if o != Ordering::Equal => return o,
+            CmpWork::Decide(_) => continue,
+            CmpWork::Pair(a, b) => (a, b),
+        };
+        match (a, b) {
+            (Value::Tuple(x), Value::Tuple(y)) => {
+                if x.len() != y.len() {
+                    return x.len().cmp(&y.len());
+                }
+                for (p, q) in x.iter().zip(y.iter()).rev() {
+                    work.push(CmpWork::Pair(p, q));
+                }
+            }
+            (Value::List(x), Value::List(y)) => {
+                if x.ptr_eq(y) {
+                    continue;
+                }
+                let (xs, ys): (Vec<&Value>, Vec<&Value>) = (x.iter().collect(), y.iter().collect());
+                work.push(CmpWork::Decide(xs.len().cmp(&ys.len())));
+                for (p, q) in xs.into_iter().zip(ys).rev() {
+                    work.push(CmpWork::Pair(p, q));
+                }
+            }
+            (Value::Map(x), Value::Map(y)) => {
+                if x.len() != y.len() {
+                    return x.len().cmp(&y.len());
+                }
+                let pairs: Vec<_> = x.iter().zip(y.iter()).collect();
+                for ((k1, v1), (k2, v2)) in pairs.into_iter().rev() {
+                    work.push(CmpWork::Pair(v1, v2));
+                    work.push(CmpWork::Pair(k1, k2));
+                }
             }
             _ => {
-                let (ra, rb) = (self.rank(), other.rank());
-                if ra != rb {
-                    return ra.cmp(&rb);
+                let o = shallow_cmp(a, b);
+                if o != Ordering::Equal {
+                    return o;
                 }
-                // both atoms (incl. nil/true/false): by name
-                self.atom_name().cmp(&other.atom_name())
             }
+        }
+    }
+    Ordering::Equal
+}
+
+/// Compares values that are not both containers of the same kind.
+fn shallow_cmp(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Int(a), Value::Int(b)) => a.cmp(b),
+        (Value::Float(a), Value::Float(b)) => a.total_cmp(b),
+        (Value::Int(a), Value::Float(b)) => (*a as f64).total_cmp(b).then(Ordering::Less),
+        (Value::Float(a), Value::Int(b)) => a.total_cmp(&(*b as f64)).then(Ordering::Greater),
+        (Value::Str(a), Value::Str(b)) => a.cmp(b),
+        (Value::Bin(a), Value::Bin(b)) => a.cmp(b),
+        (Value::Atom(a), Value::Atom(b)) if a == b => Ordering::Equal,
+        (Value::Pid(a), Value::Pid(b)) => a.cmp(b),
+        (Value::Ref(a), Value::Ref(b)) => a.cmp(b),
+        (Value::Fun(a), Value::Fun(b)) => (Arc::as_ptr(a) as usize).cmp(&(Arc::as_ptr(b) as usize)),
+        (Value::Handle(a), Value::Handle(b)) => a.identity().cmp(&b.identity()),
+        _ => {
+            let (ra, rb) = (a.rank(), b.rank());
+            if ra != rb {
+                return ra.cmp(&rb);
+            }
+            // both atoms (incl. nil/true/false): by name
+            a.atom_name().cmp(&b.atom_name())
         }
     }
 }
@@ -731,6 +828,25 @@ mod tests {
             };
         }
         drop(v);
+    }
+
+    #[test]
+    fn deeply_nested_values_compare_without_recursion() {
+        let build = |leaf: i64| {
+            let mut v = Value::Int(leaf);
+            for i in 0..200_000 {
+                v = if i % 2 == 0 {
+                    Value::tuple(vec![Value::Int(i), v])
+                } else {
+                    Value::list(vec![v])
+                };
+            }
+            v
+        };
+        let (a, b, c) = (build(1), build(1), build(2));
+        assert_eq!(a, b);
+        assert!(a < c);
+        assert!(c > b);
     }
 
     #[test]
