@@ -56,7 +56,7 @@ fn a_stalled_member_is_closed_and_the_others_get_everything() {
         slowest = slowest.max(t0.elapsed());
     }
     assert!(
-        slowest < Duration::from_millis(200),
+        slowest < Duration::from_secs(1),
         "a broadcast call waited: {slowest:?}"
     );
     let _good = reader.join().unwrap();
