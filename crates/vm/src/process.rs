@@ -9,8 +9,9 @@
 //!   thread's `Mailbox` (the REPL and tests), where waiting blocks the thread.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use scheduler::{Context, ExitReason, Mailbox, Message, MonitorRef, Pid, Process, Runtime, Step};
 
@@ -407,11 +408,28 @@ pub(crate) struct MailboxHost<'a> {
     pub rt: Runtime,
     pub mb: &'a Mailbox,
     pub queue: &'a mut VecDeque<Message>,
+    /// Set (by a SIGINT handler) to interrupt the evaluation.
+    pub interrupt: Option<&'a AtomicBool>,
 }
 
+/// How often a waiting thread host looks at its interrupt flag.
+const INTERRUPT_POLL: Duration = Duration::from_millis(100);
+
 impl MailboxHost<'_> {
-    /// Blocks until a message arrives (queued locally) or the deadline passes.
+    fn interrupted(&self) -> bool {
+        self.interrupt.is_some_and(|f| f.load(Ordering::Relaxed))
+    }
+
+    /// Blocks until a message arrives (queued locally) or the deadline passes; with an
+    /// interrupt flag, at most [`INTERRUPT_POLL`] at a time.
     pub(crate) fn wait(&mut self, deadline: Option<Instant>) {
+        let deadline = match self.interrupt {
+            Some(_) => {
+                let poll = Instant::now() + INTERRUPT_POLL;
+                Some(deadline.map_or(poll, |d| d.min(poll)))
+            }
+            None => deadline,
+        };
         if let Some(m) = self.mb.recv(deadline) {
             self.queue.push_back(m);
         }
@@ -423,7 +441,7 @@ impl Host for MailboxHost<'_> {
         self.mb.pid()
     }
     fn consume(&mut self, _n: u32) -> bool {
-        true
+        !self.interrupted()
     }
     fn recv_matching(&mut self, pred: &mut dyn FnMut(&Message) -> bool) -> Option<Message> {
         while let Some(m) = self.mb.try_recv() {
@@ -465,20 +483,32 @@ impl Host for MailboxHost<'_> {
     }
 }
 
-/// Runs `vm` to completion on the calling thread (the REPL, `Runtime`-less tests excluded):
-/// waits block on the mailbox.
+/// Runs `vm` to completion on the calling thread (the REPL): waits block on the mailbox.
+/// When `interrupt` is set the evaluation ends with an "interrupted" error.
 pub(crate) fn run_on_thread(
     vm: &mut Vm,
     env: &Arc<Env>,
     mb: &Mailbox,
     queue: &mut VecDeque<Message>,
+    interrupt: Option<&AtomicBool>,
 ) -> Result<Value, Error> {
     let mut host = MailboxHost {
         rt: env.runtime.clone(),
         mb,
         queue,
+        interrupt,
+    };
+    let interrupted = || Error::Runtime {
+        reason: "interrupted".into(),
+        trace: vec![],
     };
     loop {
+        if host.interrupted() {
+            if let Some(f) = interrupt {
+                f.store(false, Ordering::Relaxed);
+            }
+            return Err(interrupted());
+        }
         match vm.run(&mut host, env) {
             Outcome::Return(v) => return Ok(v),
             Outcome::Wait(deadline) => host.wait(deadline),

@@ -60,6 +60,8 @@ pub struct Repl {
     /// The function clauses the previous input defined: an input that defines more clauses
     /// of the same function right after adds to them instead of replacing them.
     recent: Vec<crate::ast::FnClause>,
+    /// Set from outside (a SIGINT handler) to interrupt a running evaluation.
+    interrupt: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Repl {
@@ -75,7 +77,14 @@ impl Repl {
             pending: String::new(),
             line_no: 0,
             recent: Vec::new(),
+            interrupt: None,
         }
+    }
+
+    /// A flag that, once set, interrupts the running evaluation (busy loop or wait) with an
+    /// "interrupted" error; the REPL clears it and goes on.
+    pub fn set_interrupt(&mut self, flag: Arc<std::sync::atomic::AtomicBool>) {
+        self.interrupt = Some(flag);
     }
 
     /// `true` while an unfinished input is pending.
@@ -198,7 +207,8 @@ impl Repl {
             proto,
             self.bindings.iter().map(|(_, v)| v.clone()).collect(),
         );
-        match run_on_thread(&mut vm, &self.env, &self.mb, &mut self.queue) {
+        let interrupt = self.interrupt.as_deref();
+        match run_on_thread(&mut vm, &self.env, &self.mb, &mut self.queue, interrupt) {
             Ok(Value::Tuple(ref t)) if t.len() == 2 => {
                 if let Value::Tuple(vals) = &t[1] {
                     self.bindings = new_names.into_iter().zip(vals.iter().cloned()).collect();

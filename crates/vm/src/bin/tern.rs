@@ -88,6 +88,7 @@ fn repl() -> ExitCode {
         true
     };
     if tty {
+        repl.set_interrupt(install_interrupt());
         let Ok(mut rl) = rustyline::DefaultEditor::new() else {
             eprintln!("cannot open the terminal");
             return ExitCode::from(1);
@@ -103,6 +104,8 @@ fn repl() -> ExitCode {
             match rl.readline(prompt) {
                 Ok(line) => {
                     let _ = rl.add_history_entry(line.as_str());
+                    // line editing may have put its own SIGINT handler in place
+                    install_interrupt();
                     if !handle(&line, &mut repl) {
                         break;
                     }
@@ -162,4 +165,29 @@ fn wait_signal(set: &libc::sigset_t) -> i32 {
             return sig;
         }
     }
+}
+
+/// Set by SIGINT while the REPL evaluates (line editing reads Ctrl-C as a key instead).
+static INTERRUPT: std::sync::OnceLock<Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    if let Some(f) = INTERRUPT.get() {
+        f.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Makes Ctrl-C interrupt a running REPL evaluation instead of killing the REPL.
+fn install_interrupt() -> Arc<std::sync::atomic::AtomicBool> {
+    let flag = INTERRUPT
+        .get_or_init(|| Arc::new(std::sync::atomic::AtomicBool::new(false)))
+        .clone();
+    let handler: extern "C" fn(libc::c_int) = on_sigint;
+    // SAFETY: the handler only performs an atomic store on a flag that lives for the whole
+    // program (a static), which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
+    }
+    flag
 }
