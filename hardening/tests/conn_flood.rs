@@ -101,3 +101,59 @@ fn over_the_limit_gets_503_then_the_server_recovers() {
     srv.assert_quiet(20);
     srv.stop(Duration::from_secs(10));
 }
+
+/// Over wss: the sockets over the limit are closed before any TLS handshake (a 503 would
+/// need one), the limit holds, and the server recovers.
+#[test]
+fn over_the_limit_on_wss_is_closed_then_the_server_recovers() {
+    let max = size(20usize, 200);
+    let flood = size(60usize, 600);
+    let tc = hardening::TestCert::new();
+    let mut args = ServerArgs {
+        tls: tc.files(),
+        ..Default::default()
+    };
+    args.opts.max_connections = max;
+    let mut srv = ServerProc::start(EXE, &args);
+    let tls_port = srv.tls_port.unwrap();
+    let cfg = tc.client_config();
+    let good = GoodClients::echo(srv.port, 2, Duration::from_millis(20));
+    // The wss clients that fit, kept open.
+    let held: Vec<_> = (0..max)
+        .map(|i| {
+            tc.connect(&cfg, tls_port, "/echo", Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("wss client {i} within the limit: {e}"))
+        })
+        .collect();
+    // The flood: each tries a TLS handshake and an upgrade.
+    let mut refused = 0;
+    let mut other = Vec::new();
+    for _ in 0..flood {
+        match tc.connect(&cfg, tls_port, "/echo", Duration::from_secs(5)) {
+            Ok(_) => other.push("upgraded over the limit".to_string()),
+            Err(e) if e.contains("wss handshake") => refused += 1,
+            Err(e) => other.push(e),
+        }
+    }
+    let s = srv.stats();
+    println!(
+        "wss connection flood: limit {max} (all used by wss clients), {flood} more: {refused} \
+         refused before the upgrade, other {other:?}; server tls_live {}",
+        s.tls_live
+    );
+    assert!(other.is_empty(), "{other:?}");
+    assert_eq!(refused, flood);
+    assert!(s.tls_live <= max);
+    drop(held);
+    assert!(wait_until(Duration::from_secs(10), || srv.stats().tls_live == 0));
+    let again: Vec<_> = (0..max)
+        .map(|i| {
+            tc.connect(&cfg, tls_port, "/echo", Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("wss client {i} after the flood: {e}"))
+        })
+        .collect();
+    drop(again);
+    good.finish().assert_ok(RTT_BOUND, 2);
+    srv.assert_quiet(20);
+    srv.stop(Duration::from_secs(10));
+}

@@ -133,18 +133,12 @@ fn handler_panics_close_only_their_own_sockets() {
     srv.stop(Duration::from_secs(10));
 }
 
-/// `Handler` promises `on_close` exactly once for every connection it accepted. But when
-/// `on_connect` returns `Accept` after the handshake already ended — the handshake deadline
-/// passed while it worked, the server is stopping, or the client left — the accept is refused
-/// (`Conn::decide` fails: the phase is `Done`), `HandlerProcess` exits at once
-/// (`handler.rs`, `EventKind::Connect`: `Step::Exit(Normal)`), and the `Closed` event that
-/// `io.rs::end_unaccepted` posted for exactly this case is never handled. The handler said
-/// yes and never hears the end: whatever `on_connect` set up (a presence entry, a counter, a
-/// subscription) leaks. Expected: `on_close` with 1006 ("handshake not completed"), or a way
-/// for `on_connect` to learn its answer came too late. `stop_during_churn_...` in
-/// `tests/shutdown.rs` trips over the same gap when `stop` lands during `on_connect`.
+/// `Handler` promises `on_close` exactly once for every connection it accepted, including
+/// when `on_connect`'s `Accept` comes after the handshake already ended (here: the handshake
+/// deadline passed while it worked; also `stop`, or a client that left). Regression test for
+/// finding 1 of docs/hardening.md (the handler said yes and never heard the end, so whatever
+/// `on_connect` set up leaked; fixed in the bridge: `on_close(1006)`).
 #[test]
-#[ignore = "bridge bug: an Accept from on_connect that comes after the handshake ended gets no on_close"]
 fn an_accept_that_comes_too_late_still_gets_on_close() {
     let mut args = ServerArgs::default();
     args.opts.handshake_timeout = Duration::from_millis(300);
@@ -167,11 +161,10 @@ fn an_accept_that_comes_too_late_still_gets_on_close() {
     srv.stop(Duration::from_secs(10));
 }
 
-/// A greeting sent from `on_connect` (before its `Accept` takes effect): does it arrive?
-/// Today `Conn::send` fails there (`Error::Closed`: the phase is still `Handshake`), so the
-/// greeting is dropped; nothing in `Handler::on_connect`'s doc says so.
+/// A greeting sent from `on_connect` (before its `Accept` takes effect) arrives, first.
+/// Regression test for finding 8 of docs/hardening.md (`Conn::send` failed there, so the
+/// greeting was dropped; fixed in the bridge: such sends follow the 101).
 #[test]
-#[ignore = "bridge gap: Conn::send from on_connect fails (phase Handshake); a welcome message is dropped, undocumented"]
 fn a_welcome_sent_from_on_connect_arrives() {
     let mut srv = ServerProc::start(EXE, &ServerArgs::default());
     let mut ws = client(srv.port, "/echo?welcome=1").unwrap();
