@@ -4,6 +4,8 @@
 //! `cargo run --release -p bridge --example load -- PORT [CONNS=64] [SIZE=32] [SECS=5]`
 //!
 //! `load idle PORT N SECS` instead opens N connections and holds them idle for SECS seconds.
+//! `load fanout PORT MEMBERS MSGS` (against the chat example): MEMBERS connections join
+//! `/room/fan`, one more publishes MSGS messages; prints deliveries/s and lost messages.
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -25,6 +27,10 @@ fn main() {
         }
         println!("holding {n} idle connections for {secs} s");
         std::thread::sleep(Duration::from_secs(secs));
+        return;
+    }
+    if args.first().map(String::as_str) == Some("fanout") {
+        fanout(&args[1..]);
         return;
     }
     let port: u16 = args.first().expect("PORT").parse().expect("PORT");
@@ -82,5 +88,70 @@ fn main() {
         p(0.5),
         p(0.99),
         lat.len()
+    );
+}
+
+fn fanout(args: &[String]) {
+    let port: u16 = args[0].parse().expect("PORT");
+    let members: usize = args.get(1).map_or(1000, |s| s.parse().expect("MEMBERS"));
+    let msgs: usize = args.get(2).map_or(200, |s| s.parse().expect("MSGS"));
+    let threads = 8.min(members);
+    let url = format!("ws://127.0.0.1:{port}/room/fan");
+    let ready = std::sync::Arc::new(std::sync::Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let mine = members / threads + usize::from(t < members % threads);
+            let url = url.clone();
+            let ready = ready.clone();
+            std::thread::spawn(move || {
+                let mut ws: Vec<_> = (0..mine)
+                    .map(|_| {
+                        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                        tungstenite::client(url.as_str(), s).expect("handshake").0
+                    })
+                    .collect();
+                ready.wait();
+                let mut got = 0usize;
+                let mut last: Option<Instant> = None;
+                for w in ws.iter_mut() {
+                    for _ in 0..msgs {
+                        match w.read() {
+                            Ok(Message::Text(_)) => got += 1,
+                            Ok(_) => {}
+                            Err(_) => break,
+                        }
+                    }
+                    last = Some(Instant::now());
+                }
+                (got, last)
+            })
+        })
+        .collect();
+    ready.wait();
+    // Let the last joins land (the server joins on connect; the 101 came first).
+    std::thread::sleep(Duration::from_millis(200));
+    let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let (mut publisher, _) = tungstenite::client(url.as_str(), s).expect("handshake");
+    let t0 = Instant::now();
+    for i in 0..msgs {
+        publisher.send(Message::text(format!("{i}"))).unwrap();
+    }
+    let mut got = 0;
+    let mut end = t0;
+    for h in handles {
+        let (g, last) = h.join().unwrap();
+        got += g;
+        if let Some(l) = last {
+            end = end.max(l);
+        }
+    }
+    let took = (end - t0).as_secs_f64();
+    println!(
+        "fanout members={members} msgs={msgs}: {} deliveries in {:.3} s = {:.0} deliveries/s, lost {}",
+        got,
+        took,
+        got as f64 / took,
+        members * msgs - got
     );
 }
