@@ -40,6 +40,7 @@ Type an expression to evaluate it; its value is printed in source syntax.
   fn name(args) do ... end   define a function; clauses entered one after the other
                              add to it, anything else in between starts it anew
 An unfinished `do ... end`, bracket or string continues on the next line.
+Ctrl-C interrupts a running evaluation; Ctrl-D or :quit leaves.
 Commands:
   :help        this text
   :load FILE   load the functions of a file

@@ -54,6 +54,7 @@ fn definitions_bindings_multiline_and_errors() {
             .filter(|l| !l.starts_with(' ')
                 && !l.starts_with("Type")
                 && !l.starts_with("An unfinished")
+                && !l.starts_with("Ctrl-C")
                 && !l.starts_with("Commands"))
             .collect::<Vec<_>>(),
         vec![
