@@ -61,7 +61,7 @@ impl Env {
     }
 }
 
-/// A tern process: an actor of the scheduler running a [`Vm`].
+/// A tern process: an actor of the scheduler running the interpreter (its stack is data).
 pub struct VmProcess {
     vm: Vm,
     env: Arc<Env>,
