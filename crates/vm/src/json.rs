@@ -309,6 +309,20 @@ mod tests {
         assert_eq!(roundtrip("1e3"), "1000.0");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 500, ..Default::default() })]
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "[\\[\\]{}:,\"0-9.eE+\\-a-z\\\\ ]{0,80}") {
+            if let Ok(v) = decode(&s) {
+                // what decodes re-encodes and decodes to the same value
+                let mut out = String::new();
+                encode(&v, &mut out, 0).unwrap();
+                proptest::prop_assert_eq!(decode(&out).unwrap(), v);
+            }
+        }
+    }
+
     #[test]
     fn hostile_input() {
         assert!(decode(&"[".repeat(100_000))
