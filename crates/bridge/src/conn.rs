@@ -253,9 +253,11 @@ impl Conn {
             Phase::Handshake => true,
             Phase::Closing | Phase::Done => return Err(Error::Closed),
         };
+        // On an I/O thread in the middle of a read, queue now and write once at its end.
+        let batching = !handshake && crate::batch::active();
         let Out { q, sock, .. } = &mut *out;
         let pushed = match sock {
-            Some(sk) if !handshake => {
+            Some(sk) if !handshake && !batching => {
                 let mut w: &TcpStream = sk;
                 q.push(chunk, Some(&mut w))
             }
@@ -264,6 +266,11 @@ impl Conn {
         match pushed {
             Pushed::Written | Pushed::Queued => Ok(()),
             Pushed::QueuedWake if handshake => Ok(()),
+            Pushed::QueuedWake if batching => {
+                drop(out);
+                crate::batch::defer(self);
+                Ok(())
+            }
             Pushed::QueuedWake => {
                 drop(out);
                 s.wake.signal();
@@ -288,6 +295,24 @@ impl Conn {
                 s.wake.signal();
                 Err(Error::OutboundFull { queued, max })
             }
+        }
+    }
+
+    /// The end of a write batch (`batch.rs`): writes what the socket takes now; wakes the
+    /// connection's I/O thread for the rest (or for TLS, which only it can encrypt).
+    pub(crate) fn flush_deferred(&self) {
+        let s = &*self.inner;
+        let mut out = s.lock_out();
+        let Out { q, sock, .. } = &mut *out;
+        if let Some(sk) = sock {
+            let mut w: &TcpStream = sk;
+            // An error is left for the I/O thread to meet on its own write.
+            let _ = q.flush(&mut w);
+        }
+        let left = !out.q.is_empty();
+        drop(out);
+        if left {
+            s.wake.signal();
         }
     }
 

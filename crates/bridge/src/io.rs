@@ -603,7 +603,15 @@ impl Loop<'_> {
         false
     }
 
-    fn feed(&mut self, mut data: &[u8]) {
+    /// Feeds input with write batching on (see `batch.rs`): what the actors send while
+    /// handling it goes out at the end, one write per connection.
+    fn feed(&mut self, data: &[u8]) {
+        crate::batch::begin();
+        self.feed_inner(data);
+        crate::batch::end();
+    }
+
+    fn feed_inner(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             match self.ws.feed(data) {
                 Ok(p) => {

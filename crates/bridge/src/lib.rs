@@ -28,7 +28,8 @@
 //! - `server`: the listener, the accept thread, [`Server::stop`], the registry of servers.
 //! - `io`: the per-connection I/O thread; `transport`: plain/TLS over a non-blocking socket;
 //!   `outbound`: the bounded queue of encoded frames; `sys`: `poll(2)` and `eventfd(2)`;
-//!   `bufpool`: read buffers lent only while reading; `ratelimit`: log lines an attacker can
+//!   `bufpool`: read buffers lent only while reading; `batch`: one write per connection per
+//!   read on I/O threads; `ratelimit`: log lines an attacker can
 //!   trigger.
 //! - `conn`: [`Conn`], the handle any actor or thread uses to send and close.
 //! - `event`: [`Event`]s posted to the connection actor; `handler`: [`Handler`] and the
@@ -39,6 +40,7 @@
 //! connection's `out`; a server's `live` and `conns` locks are taken alone. No lock is held
 //! across a blocking call.
 
+mod batch;
 mod bufpool;
 mod conn;
 mod error;
