@@ -472,13 +472,7 @@ impl Value {
             Value::Int(n) => {
                 let _ = write!(out, "{n}");
             }
-            Value::Float(x) => {
-                if x.is_finite() && x.fract() == 0.0 && x.abs() < 1e16 {
-                    let _ = write!(out, "{x:.1}");
-                } else {
-                    let _ = write!(out, "{x}");
-                }
-            }
+            Value::Float(x) => write_float(out, *x),
             Value::Atom(a) => {
                 let name = a.name();
                 if is_plain_atom(&name) {
@@ -576,16 +570,37 @@ fn is_plain_atom(name: &str) -> bool {
         })
 }
 
+/// A float as the lexer reads it back: always with a `.`, exponent form when large or tiny.
+fn write_float(out: &mut String, x: f64) {
+    use std::fmt::Write;
+    if !x.is_finite() {
+        let _ = write!(out, "{x}");
+    } else if x != 0.0 && (x.abs() >= 1e16 || x.abs() < 1e-5) {
+        let e = format!("{x:e}");
+        match e.split_once('e') {
+            Some((m, exp)) if !m.contains('.') => {
+                let _ = write!(out, "{m}.0e{exp}");
+            }
+            _ => out.push_str(&e),
+        }
+    } else if x.fract() == 0.0 {
+        let _ = write!(out, "{x:.1}");
+    } else {
+        let _ = write!(out, "{x}");
+    }
+}
+
 fn write_str_lit(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
+            '#' if chars.peek() == Some(&'{') => out.push_str("\\#"),
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            '#' => out.push('#'),
             c if c.is_control() => {
                 use std::fmt::Write;
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
@@ -795,6 +810,11 @@ mod tests {
         );
         assert_eq!(Value::atom("with space").inspect(), r#":"with space""#);
         assert_eq!(Value::Bin(Arc::from(&[1u8, 2][..])).inspect(), "<<1, 2>>");
+        assert_eq!(Value::Float(1e20).inspect(), "1.0e20");
+        assert_eq!(Value::Float(2.5e-7).inspect(), "2.5e-7");
+        assert_eq!(Value::Float(-3.0).inspect(), "-3.0");
+        assert_eq!(Value::Float(0.1).inspect(), "0.1");
+        assert_eq!(Value::str("a#{b}#").inspect(), r##""a\#{b}#""##);
     }
 
     #[test]

@@ -1144,11 +1144,20 @@ pub(crate) fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
                 let (Some(x), Some(y)) = (float_of(a), float_of(b)) else {
                     return Err(bad());
                 };
-                Value::Float(match op {
+                let r = match op {
                     Add => x + y,
                     Sub => x - y,
                     _ => x * y,
-                })
+                };
+                if !r.is_finite() {
+                    return Err(format!(
+                        "float overflow: {} {} {}",
+                        short(a),
+                        op.symbol(),
+                        short(b)
+                    ));
+                }
+                Value::Float(r)
             }
         },
         Div => match (a, b) {
@@ -1163,7 +1172,11 @@ pub(crate) fn arith(op: BinOp, a: &Value, b: &Value) -> Result<Value, String> {
                 if y == 0.0 {
                     return Err(format!("division by zero: {} / {}", short(a), short(b)));
                 }
-                Value::Float(x / y)
+                let r = x / y;
+                if !r.is_finite() {
+                    return Err(format!("float overflow: {} / {}", short(a), short(b)));
+                }
+                Value::Float(r)
             }
         },
         Rem => match (a, b) {
