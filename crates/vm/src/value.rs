@@ -836,7 +836,7 @@ mod tests {
     #[test]
     fn deeply_nested_values_drop_without_recursion() {
         let mut v = Value::Nil;
-        for i in 0..1_000_000 {
+        for i in 0..200_000 {
             v = match i % 3 {
                 0 => Value::tuple(vec![Value::Int(i), v]),
                 1 => Value::list(vec![v, Value::Int(i)]),
@@ -854,7 +854,7 @@ mod tests {
     fn deeply_nested_values_compare_without_recursion() {
         let build = |leaf: i64| {
             let mut v = Value::Int(leaf);
-            for i in 0..200_000 {
+            for i in 0..60_000 {
                 v = if i % 2 == 0 {
                     Value::tuple(vec![Value::Int(i), v])
                 } else {
