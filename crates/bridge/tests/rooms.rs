@@ -108,3 +108,40 @@ fn many_threads_join_and_leave_at_once() {
     server.stop();
     rt.shutdown();
 }
+
+/// Broadcasts made by handlers (on I/O threads, batched per read) arrive complete and in
+/// order, also when many arrive in one read.
+#[test]
+fn handler_broadcasts_in_a_burst_arrive_in_order() {
+    #[derive(Clone)]
+    struct Relay;
+    impl bridge::Handler for Relay {
+        fn on_connect(&mut self, conn: &bridge::Conn) -> bridge::Decision {
+            conn.join("burst");
+            bridge::Decision::ACCEPT
+        }
+        fn on_message(&mut self, conn: &bridge::Conn, msg: bridge::Data) {
+            conn.server_rooms()
+                .broadcast_except("burst", msg.as_payload(), conn);
+        }
+    }
+    let rt = rt();
+    let server = bridge::serve(&rt, Relay, 0, opts()).unwrap();
+    let mut members: Vec<Client> = (0..5).map(|_| connect(server.port(), "/")).collect();
+    assert!(eventually(|| server.rooms().member_count("burst") == 5));
+    let mut publisher = Raw::connect(server.port(), "/");
+    assert!(eventually(|| server.rooms().member_count("burst") == 6));
+    let n = 300;
+    let mut burst = Vec::new();
+    for i in 0..n {
+        burst.extend(masked(true, 0x1, format!("{i}").as_bytes()));
+    }
+    std::io::Write::write_all(&mut publisher.s, &burst).unwrap(); // one write, many messages
+    for m in members.iter_mut() {
+        for i in 0..n {
+            assert_eq!(recv(m), Message::text(format!("{i}")));
+        }
+    }
+    server.stop();
+    rt.shutdown();
+}
