@@ -8,8 +8,9 @@
 //!   only for non-blocking work: queue appends and non-blocking writes. A sender that finds
 //!   the queue empty writes to the socket itself (plain TCP only; TLS output is encrypted by
 //!   the I/O thread); whatever the socket does not take is queued and the I/O thread is woken
-//!   through `wake` to flush it on POLLOUT. Nothing is written outside that lock, so frames
-//!   never interleave.
+//!   through `wake` to flush it on POLLOUT. A sender on an I/O thread that is feeding a read
+//!   only queues, and flushes at the end of that read (`batch.rs`). Nothing is written outside
+//!   that lock, so frames never interleave.
 //! - Phases (in `out`): `Handshake` → `Open` (accepted; sends allowed) → `Closing` (a close
 //!   frame is queued, by us or in answer to the peer; sends fail) → `Done` (socket released).
 //!   Only the I/O thread moves to `Done`.
