@@ -114,7 +114,9 @@ impl Context<'_> {
             child.rel().links.insert(me);
         });
         self.own.rel().links.insert(pid);
-        if !self.rt.shared.table.contains(pid) {
+        // Ask the runtime, not the table: a child that already ran and exited on another
+        // worker is gone from the table too, and its real exit signal is on its way.
+        if self.rt.shared.is_shut_down() {
             // Runtime shut down: the child never existed.
             self.own.absorb(Signal::LinkExit {
                 from: pid,
@@ -132,7 +134,8 @@ impl Context<'_> {
             child.rel().watchers.insert(mref, me);
         });
         self.own.rel().monitors.insert(mref, pid);
-        if !self.rt.shared.table.contains(pid) {
+        if self.rt.shared.is_shut_down() {
+            // Runtime shut down: the child never existed (see spawn_link).
             self.own.absorb(Signal::Down {
                 mref,
                 pid,
