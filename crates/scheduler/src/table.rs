@@ -217,10 +217,6 @@ impl Table {
         lock(self.shard(pid.0)).get(&pid.0).cloned()
     }
 
-    pub(crate) fn contains(&self, pid: Pid) -> bool {
-        lock(self.shard(pid.0)).contains_key(&pid.0)
-    }
-
     pub(crate) fn remove(&self, pid: Pid) -> Option<Arc<Cell>> {
         let removed = lock(self.shard(pid.0)).remove(&pid.0);
         if removed.is_some() {
