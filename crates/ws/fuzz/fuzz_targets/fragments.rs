@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
         }
         // Push in two pieces to exercise incremental UTF-8 validation at any cut.
         let cut = usize::from(op >> 3) % (payload.len() + 1);
-        if f.push(&payload[..cut]).and_then(|_| f.push(&payload[cut..])).is_err() {
+        if f.push(&payload[..cut])
+            .and_then(|_| f.push(&payload[cut..]))
+            .is_err()
+        {
             f = FragmentState::new(MAX);
             continue;
         }

@@ -8,10 +8,20 @@ use libfuzzer_sys::fuzz_target;
 use ws::{Config, Connection, Event, Role};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, rest)) = data.split_first() else { return };
-    let role = if ctl & 1 == 0 { Role::Server } else { Role::Client };
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
+    let role = if ctl & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
     // Small limits so the 1009 paths are reached; chunk sizes 1..=32.
-    let config = Config { max_frame_size: 300, max_message_size: 1000, ..Config::default() };
+    let config = Config {
+        max_frame_size: 300,
+        max_message_size: 1000,
+        ..Config::default()
+    };
     let chunk = usize::from(ctl >> 3) + 1;
     let mut conn = Connection::new(role, &config);
     for piece in rest.chunks(chunk) {
@@ -26,7 +36,9 @@ fuzz_target!(|data: &[u8]| {
                         Some(Event::Text(t)) => assert!(t.len() <= config.max_message_size),
                         Some(Event::Binary(b)) => assert!(b.len() <= config.max_message_size),
                         Some(Event::Ping(p)) | Some(Event::Pong(p)) => assert!(p.len() <= 125),
-                        Some(Event::Close { code, .. }) => assert!(code == 1005 || ws::is_valid_close_code(code)),
+                        Some(Event::Close { code, .. }) => {
+                            assert!(code == 1005 || ws::is_valid_close_code(code))
+                        }
                         _ => {}
                     }
                 }

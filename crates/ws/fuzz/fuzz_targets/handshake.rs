@@ -7,9 +7,15 @@ use libfuzzer_sys::fuzz_target;
 use ws::{Config, HandshakeStatus, Response, ServerHandshake};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&ctl, rest)) = data.split_first() else { return };
+    let Some((&ctl, rest)) = data.split_first() else {
+        return;
+    };
     let chunk = usize::from(ctl) + 1;
-    let config = Config { max_header_bytes: 2048, max_headers: 16, ..Config::default() };
+    let config = Config {
+        max_header_bytes: 2048,
+        max_headers: 16,
+        ..Config::default()
+    };
     let mut hs = ServerHandshake::new(&config, None);
     let mut fed = 0;
     for piece in rest.chunks(chunk) {
