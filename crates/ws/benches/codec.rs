@@ -147,8 +147,14 @@ fn decode_tungstenite(wire: &[u8], expect: usize) {
 
 fn main() {
     // Options: `--quick` (shorter budget), `--size BYTES` (only that payload size),
-    // `--decode-only`. cargo bench also passes `--bench`, which is ignored.
+    // `--decode-only`. cargo bench passes `--bench`; without it (cargo test) nothing runs.
     let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--bench") {
+        // `cargo test --all-targets` runs bench targets without `--bench`: do not benchmark
+        // a debug build there.
+        println!("codec benchmark: run it with `cargo bench -p ws --bench codec` (crates/ws/bench/run.sh)");
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let decode_only = args.iter().any(|a| a == "--decode-only");
     let only_size: Option<usize> = args
