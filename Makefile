@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 60
 
 ## test: everything CI checks, in order of cost: lint, cargo tests (unit, integration and the
 ## runtime suites), the clients we did not write, the C ABI example, Autobahn conformance.
-test: lint unit cabi conformance
+test: lint unit clients cabi conformance
 
 ## lint: formatting and clippy with warnings as errors, for every crate and target.
 lint:

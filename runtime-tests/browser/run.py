@@ -4,7 +4,7 @@ Steps:
  1. make a throw-away CA and a server certificate for 127.0.0.1 with `openssl` (test-only
     material, in a temporary directory, never committed);
  2. start the chat server: $TERN_CHAT_SERVER with the port appended, and the TLS one:
-    $TERN_CHAT_TLS_SERVER with `PORT CERT KEY` appended;
+    $TERN_CHAT_TLS_SERVER with `PORT --tls CERT KEY` appended;
  3. serve page.html over HTTP from this process; the page opens ws:// and wss:// to room
     "browser", says "ready", and waits for another client's broadcast;
  4. a Python `websockets` client in the same room answers each "ready" with "hello browser";
@@ -133,7 +133,7 @@ def main():
         subprocess.Popen(shlex.split(os.environ["TERN_CHAT_SERVER"]) + [str(port)],
                          stdout=subprocess.DEVNULL),
         subprocess.Popen(shlex.split(os.environ["TERN_CHAT_TLS_SERVER"]) +
-                         [str(tls_port), cert, key], stdout=subprocess.DEVNULL),
+                         [str(tls_port), "--tls", cert, key], stdout=subprocess.DEVNULL),
     ]
     stop = threading.Event()
     threads = []
