@@ -32,7 +32,8 @@ pub use args::ServerArgs;
 pub use good::{GoodClients, GoodReport, RoomTalk};
 pub use process::{wait_until, ProcStats, RssMonitor, ServerProc, Stats, StopReport};
 pub use raw::{
-    close_code, masked_frame, raw_upgrade, read_frame, read_http_head, upgrade_request, Frame, Rng,
+    close_code, masked_frame, raw_upgrade, read_frame, read_http_head, set_recv_buffer,
+    upgrade_request, Frame, Rng,
 };
 pub use tls::{TestCert, WssClient};
 

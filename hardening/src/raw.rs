@@ -74,6 +74,30 @@ pub fn raw_upgrade(port: u16, path: &str, timeout: Duration) -> io::Result<TcpSt
     Ok(s)
 }
 
+/// Caps the kernel's receive buffer of `s` (`SO_RCVBUF`; Linux doubles the value and stops
+/// autotuning it). An attacker that never reads uses this so that the server's outbound
+/// rule, not the kernel's buffers (up to `tcp_rmem`'s 32 MiB here), takes its data.
+pub fn set_recv_buffer(s: &TcpStream, bytes: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let v: libc::c_int = bytes.try_into().unwrap_or(libc::c_int::MAX);
+    // SAFETY: the descriptor is owned by `s` and open for the duration of the call; the option
+    // value points to a live `c_int` whose exact size is passed.
+    let r = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// One server frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame {

@@ -28,6 +28,9 @@ fn a_ping_flood_is_closed_by_the_outbound_buffer_rule() {
 
     let mut s = raw_upgrade(srv.port, "/echo", Duration::from_secs(5)).unwrap();
     s.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    // Fixed, so that the pongs pile up in the server, not in the kernel (not below two
+    // loopback segments, or TCP itself stalls).
+    hardening::set_recv_buffer(&s, 128 * 1024).unwrap();
     let ping = masked_frame(true, 9, &[b'p'; 125]);
     const BATCH: usize = 1000;
     let batch = ping.repeat(BATCH);

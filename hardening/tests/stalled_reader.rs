@@ -1,13 +1,15 @@
 //! Stalled reader: a room member that never reads while a sender's messages are broadcast to
 //! the room. It is closed (1008) when its outbound buffer is full; the other members receive
 //! every message, in order; the sender is never slowed down by it.
-//! Short run: 20,000 broadcasts of 200 bytes, a 256 KiB outbound buffer. Soak: 100,000, the
+//! Short run: 20,000 broadcasts of 400 bytes, a 256 KiB outbound buffer. Soak: 100,000, the
 //! default 4 MiB.
 
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use hardening::{raw_upgrade, size, wait_until, GoodClients, ServerArgs, ServerProc, RTT_BOUND};
+use hardening::{
+    raw_upgrade, size, wait_until, GoodClients, RssMonitor, ServerArgs, ServerProc, RTT_BOUND,
+};
 use tungstenite::{Message, WebSocket};
 
 const EXE: &str = env!("CARGO_BIN_EXE_harden-server");
@@ -32,11 +34,16 @@ fn a_stalled_member_is_closed_and_the_others_get_every_message_in_order() {
 
     let readers: Vec<_> = (0..2).map(|_| member(srv.port)).collect();
     let stalled = raw_upgrade(srv.port, "/room/stall", Duration::from_secs(5)).unwrap();
+    // Fixed, so that the kernel does not take tens of megabytes for it (tcp_rmem allows 32
+    // MiB); not below two loopback segments (64 KiB), or TCP itself stalls.
+    hardening::set_recv_buffer(&stalled, 128 * 1024).unwrap();
     let mut sender = member(srv.port);
     assert!(wait_until(Duration::from_secs(5), || srv
         .stats()
         .members("stall")
         == 4));
+    let before = srv.proc_stats();
+    let mon = RssMonitor::start(srv.pid(), Duration::from_millis(5));
 
     let t0 = Instant::now();
     let handles: Vec<_> = readers
@@ -74,7 +81,9 @@ fn a_stalled_member_is_closed_and_the_others_get_every_message_in_order() {
         })
         .collect();
 
-    let pad = "x".repeat(180);
+    // 400 bytes: 8 MB in the short run, well past what the server's socket buffer (up to
+    // tcp_wmem's 4 MiB) and the stalled member's (256 KiB) can hold besides the queue.
+    let pad = "x".repeat(380);
     for i in 0..n {
         let at = t0.elapsed().as_micros();
         sender
@@ -87,14 +96,19 @@ fn a_stalled_member_is_closed_and_the_others_get_every_message_in_order() {
         lats.push(h.join().unwrap().unwrap_or_else(|e| panic!("{e}")));
     }
     let all_time = t0.elapsed();
+    let peak = mon.finish();
     let s = srv.stats();
     println!(
         "stalled reader: {n} broadcasts; sent in {send_time:?}, all received by the two readers \
          in {all_time:?}; slowest delivery {:?}; stalled member closed with 1008: {}; room now \
-         {} members",
+         {} members; server RSS {} KiB before, {peak} KiB at peak (+{} KiB) with a {} KiB \
+         outbound buffer",
         lats.iter().max().unwrap(),
         s.code(1008),
-        s.members("stall")
+        s.members("stall"),
+        before.rss_kb,
+        peak.saturating_sub(before.rss_kb),
+        outbound / 1024
     );
     assert!(
         wait_until(Duration::from_secs(5), || srv.stats().code(1008) == 1),
