@@ -33,6 +33,7 @@ impl Context<'_> {
 
     /// Takes the message at the head of the mailbox (`None` when it is empty, or when an
     /// exit signal is ending this process).
+    #[inline]
     pub fn recv(&mut self) -> Option<Message> {
         self.own.take_head(self.cell)
     }
@@ -65,6 +66,7 @@ impl Context<'_> {
 
     /// Spends `reductions` of this resume's budget; `false` once the budget is used up (or
     /// an exit signal is ending this process): the process should return `Step::Yield`.
+    #[inline]
     pub fn consume(&mut self, reductions: u32) -> bool {
         self.budget = self.budget.saturating_sub(reductions);
         self.budget > 0 && self.own.pending_exit.is_none()
@@ -76,6 +78,7 @@ impl Context<'_> {
     }
 
     /// Posts a message as is.
+    #[inline]
     pub fn send_message(&mut self, to: Pid, msg: Message) {
         let _ = self.rt.shared.deliver(to, Signal::Msg(msg));
     }

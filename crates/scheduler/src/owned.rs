@@ -21,7 +21,7 @@ use crate::message::{ExitReason, Message};
 use crate::pid::{MonitorRef, Pid};
 use crate::runtime::Shared;
 use crate::signal::Signal;
-use crate::table::{lock, Cell, IdBuild, IdMap};
+use crate::table::{lock, Cell, IdBuild, IdMap, Inbox};
 
 /// Links and monitors, allocated on first use so an actor that has none stays small.
 #[derive(Default)]
@@ -74,13 +74,17 @@ impl Owned {
 
     /// Moves everything in the inbox into this state. `false` when the inbox was empty.
     pub(crate) fn pull(&mut self, cell: &Cell) -> bool {
+        if !cell.nonempty.load(Ordering::SeqCst) {
+            return false; // see `Cell::nonempty`
+        }
         let mut inbox = lock(&cell.inbox);
         cell.has_signal.store(false, Ordering::Relaxed); // under the lock: all drained now
+        cell.nonempty.store(false, Ordering::Relaxed);
         if inbox.is_empty() {
             return false;
         }
         while let Some(sig) = inbox.pop() {
-            self.absorb(sig);
+            self.absorb_inline(sig);
         }
         true
     }
@@ -90,14 +94,24 @@ impl Owned {
     /// follows it is moved to the private queue under the same lock, so a busy receiver
     /// takes the inbox lock once per batch, not once per message.
     fn pop_inbox(&mut self, cell: &Cell) -> Option<Message> {
+        if !cell.nonempty.load(Ordering::SeqCst) {
+            return None; // see `Cell::nonempty`
+        }
         let mut inbox = lock(&cell.inbox);
+        let m = self.pop_locked(cell, &mut inbox);
+        cell.nonempty.store(!inbox.is_empty(), Ordering::Relaxed);
+        m
+    }
+
+    /// `pop_inbox` under the inbox lock.
+    fn pop_locked(&mut self, cell: &Cell, inbox: &mut Inbox) -> Option<Message> {
         while let Some(sig) = inbox.pop() {
             match sig {
                 Signal::Msg(m) => {
                     if !inbox.is_empty() {
                         cell.has_signal.store(false, Ordering::Relaxed); // all drained below
                         while let Some(sig) = inbox.pop() {
-                            self.absorb(sig);
+                            self.absorb_inline(sig);
                         }
                     }
                     return Some(m);
@@ -111,6 +125,15 @@ impl Owned {
             }
         }
         None
+    }
+
+    /// `absorb` with its common case, a message, inlined into the drain loops.
+    #[inline]
+    fn absorb_inline(&mut self, sig: Signal) {
+        match sig {
+            Signal::Msg(m) => self.queue.push_back(m),
+            other => self.absorb(other),
+        }
     }
 
     /// Applies one signal (see the module docs).
@@ -179,26 +202,34 @@ impl Owned {
         }
     }
 
-    /// Takes the head message.
+    /// Takes the head message. Inlined: a busy receiver's next message is usually already
+    /// in its private queue, and an idle one's inbox is usually known to be empty.
+    #[inline]
     pub(crate) fn take_head(&mut self, cell: &Cell) -> Option<Message> {
-        if self.queue.is_empty() && self.pending_exit.is_none() {
-            if let Some(m) = self.pop_inbox(cell) {
-                self.scan = 0;
-                return Some(m);
-            }
-            if self.queue.is_empty() {
-                return None; // the inbox was empty (or held only signals, now applied)
-            }
+        if let Some(m) = self.queue.pop_front() {
+            self.scan = 0;
+            return Some(m);
         }
-        loop {
-            if let Some(m) = self.queue.pop_front() {
-                self.scan = 0;
-                return Some(m);
-            }
-            if self.pending_exit.is_some() || !self.pull(cell) {
-                return None;
-            }
+        if self.pending_exit.is_some() || !cell.nonempty.load(Ordering::SeqCst) {
+            return None; // ending, or nothing in the inbox (see `Cell::nonempty`)
         }
+        self.take_head_inbox(cell)
+    }
+
+    /// `take_head` when its private queue is empty and the inbox may hold something.
+    #[inline(never)]
+    fn take_head_inbox(&mut self, cell: &Cell) -> Option<Message> {
+        if let Some(m) = self.pop_inbox(cell) {
+            self.scan = 0;
+            return Some(m);
+        }
+        // The inbox was empty or held only signals, now applied: one may have become a
+        // message (a trapped exit, a down).
+        let m = self.queue.pop_front();
+        if m.is_some() {
+            self.scan = 0;
+        }
+        m
     }
 
     /// Takes the first message matching `pred`, resuming the scan where the last call
@@ -279,6 +310,7 @@ impl Owned {
         let rest = {
             let mut inbox = lock(&cell.inbox);
             inbox.closed = true;
+            cell.nonempty.store(false, Ordering::Relaxed);
             inbox.take_all().collect::<Vec<_>>()
         };
         let me = self.pid;

@@ -27,7 +27,10 @@
 //!
 //! Senders always push to the inbox (under its lock) *before* calling `notify`, and a
 //! running process drains the inbox after `start_run`; the `AcqRel` operations on this
-//! word order the two.
+//! word order the two. A running process that finds the inbox's `nonempty` flag clear
+//! skips the lock; that flag is written and read `SeqCst`, like the fast-path load in
+//! `notify`, so a push whose `notify` saw the process queued is never missed (see
+//! `Cell::nonempty`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -139,6 +139,19 @@ pub(crate) struct Cell {
     /// sender whose `notify` saw the process queued has stored this flag before the
     /// worker's `start_run`, which loads it after.
     pub(crate) has_signal: AtomicBool,
+    /// `false` when the inbox is known to be empty: set under the inbox lock by a push into
+    /// an empty inbox, rewritten under the lock by every drain (whether anything is left),
+    /// and read without the lock by `recv` and `pull`, so that an actor whose inbox is
+    /// empty does not lock it only to find it empty.
+    ///
+    /// `SeqCst` on the store that sets it and on the loads, for the same reason as
+    /// `has_signal`: a sender whose `notify` saw the process queued (and so did not
+    /// schedule it) had set this flag, or found it set, before that load; the worker loads
+    /// it after `start_run`, so in the single order of `SeqCst` operations it sees the push.
+    /// A push that a read misses otherwise is one whose `notify` comes after the runner's
+    /// `start_run`: it sets `NOTIFIED` and the runner requeues the process when it waits
+    /// (see `state`); nothing is lost, the message is taken on the next run.
+    pub(crate) nonempty: AtomicBool,
     pub(crate) inbox: Mutex<Inbox>,
     pub(crate) body: Body,
 }
@@ -149,28 +162,44 @@ impl Cell {
             pid,
             state: RunState::new_queued(),
             has_signal: AtomicBool::new(false),
+            nonempty: AtomicBool::new(false),
             inbox: Mutex::new(Inbox::new()),
             body,
         }
     }
 
     /// Pushes a signal unless the process has exited (then the signal comes back).
+    /// Inlined into `deliver`, so the signal is not moved once more for a call.
+    #[inline]
     pub(crate) fn push(&self, sig: Signal) -> Result<(), Signal> {
         let mut inbox = lock(&self.inbox);
         if inbox.closed {
             return Err(sig);
         }
-        if !matches!(sig, Signal::Msg(_)) {
+        let signal = !matches!(sig, Signal::Msg(_));
+        inbox.push(sig);
+        // Under the lock the flag is exact: store only when it changes (a busy receiver's
+        // senders then do not write it at all). Before `has_signal`, so a runner that sees
+        // `has_signal` also sees a non-empty inbox.
+        if !self.nonempty.load(Ordering::Relaxed) {
+            self.nonempty.store(true, Ordering::SeqCst);
+        }
+        if signal {
             self.has_signal.store(true, Ordering::SeqCst);
         }
-        inbox.push(sig);
         Ok(())
     }
 }
 
 const SHARDS: usize = 64;
 
-type Shard = Mutex<HashMap<u64, Arc<Cell>, BuildHasherDefault<DenseHasher>>>;
+type ShardMap = HashMap<u64, Arc<Cell>, BuildHasherDefault<DenseHasher>>;
+
+/// One shard, alone on its cache lines (128 bytes: two lines, for the adjacent-line
+/// prefetcher): a shard that many senders lock (a process that many others message) does
+/// not slow down the sends to its neighbours.
+#[repr(align(128))]
+struct Shard(Mutex<ShardMap>);
 
 pub(crate) struct Table {
     shards: Box<[Shard]>,
@@ -182,15 +211,15 @@ impl Table {
     pub(crate) fn new() -> Table {
         Table {
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::default()))
+                .map(|_| Shard(Mutex::new(HashMap::default())))
                 .collect(),
             next: AtomicU64::new(1),
             count: AtomicUsize::new(0),
         }
     }
 
-    fn shard(&self, id: u64) -> &Shard {
-        &self.shards[(id % SHARDS as u64) as usize]
+    fn shard(&self, id: u64) -> &Mutex<ShardMap> {
+        &self.shards[(id % SHARDS as u64) as usize].0
     }
 
     /// A fresh pid, never handed out before in this runtime.
@@ -206,10 +235,7 @@ impl Table {
 
     /// The shard that holds `pid`, locked. Hold it only to touch one cell's inbox
     /// (lock order: shard → inbox), never across anything else.
-    pub(crate) fn lock_shard(
-        &self,
-        pid: Pid,
-    ) -> MutexGuard<'_, HashMap<u64, Arc<Cell>, BuildHasherDefault<DenseHasher>>> {
+    pub(crate) fn lock_shard(&self, pid: Pid) -> MutexGuard<'_, ShardMap> {
         lock(self.shard(pid.0))
     }
 
@@ -232,7 +258,7 @@ impl Table {
     pub(crate) fn pids(&self) -> Vec<Pid> {
         let mut pids: Vec<Pid> = Vec::with_capacity(self.len());
         for shard in self.shards.iter() {
-            pids.extend(lock(shard).keys().map(|&id| Pid(id)));
+            pids.extend(lock(&shard.0).keys().map(|&id| Pid(id)));
         }
         pids.sort_unstable();
         pids
@@ -242,7 +268,7 @@ impl Table {
     pub(crate) fn drain(&self) -> Vec<Arc<Cell>> {
         let mut cells = Vec::new();
         for shard in self.shards.iter() {
-            let mut map = lock(shard);
+            let mut map = lock(&shard.0);
             self.count.fetch_sub(map.len(), Ordering::Relaxed);
             cells.extend(map.drain().map(|(_, c)| c));
         }

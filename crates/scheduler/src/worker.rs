@@ -122,9 +122,15 @@ impl RunQueue {
         self.len.store(q.len(), Ordering::Relaxed);
     }
 
-    fn extend(&self, cells: VecDeque<Arc<Cell>>) {
+    /// Appends `cells`, leaving it empty. Into an empty queue the two buffers are swapped
+    /// (no copy), so a thief's buffer and its queue's trade capacity instead of allocating.
+    fn append(&self, cells: &mut VecDeque<Arc<Cell>>) {
         let mut q = lock(&self.q);
-        q.extend(cells);
+        if q.is_empty() {
+            std::mem::swap(&mut *q, cells);
+        } else {
+            q.extend(cells.drain(..));
+        }
         self.len.store(q.len(), Ordering::Relaxed);
     }
 
@@ -135,13 +141,15 @@ impl RunQueue {
         cell
     }
 
-    /// The older half (rounded up), for a thief.
-    fn steal_half(&self) -> VecDeque<Arc<Cell>> {
+    /// Moves the older half (rounded up) to the end of `into`, for a thief. `into` is the
+    /// thief's own reused buffer: a steal allocates nothing once the buffers have grown
+    /// (a fresh buffer per steal was a large allocation, which also made the allocator
+    /// consolidate its small free chunks: every message got slower to allocate after it).
+    fn steal_half(&self, into: &mut VecDeque<Arc<Cell>>) {
         let mut q = lock(&self.q);
         let k = q.len().div_ceil(2);
-        let stolen = q.drain(..k).collect();
+        into.extend(q.drain(..k));
         self.len.store(q.len(), Ordering::Relaxed);
-        stolen
     }
 
     fn is_empty(&self) -> bool {
@@ -313,7 +321,9 @@ impl Queues {
         }
     }
 
-    fn steal(&self, index: usize) -> Option<Arc<Cell>> {
+    /// Takes the older half of another worker's queue: the first task to run now, the rest
+    /// into this worker's queue. `buf` is the thief's reused buffer (empty between calls).
+    fn steal(&self, index: usize, buf: &mut VecDeque<Arc<Cell>>) -> Option<Arc<Cell>> {
         let n = self.locals.len();
         for i in 1..n {
             let victim = (index + i) % n;
@@ -322,20 +332,24 @@ impl Queues {
             if self.locals[victim].queue.len_hint() == 0 {
                 continue;
             }
-            let mut stolen = self.locals[victim].queue.steal_half();
-            if stolen.is_empty() {
+            self.locals[victim].queue.steal_half(buf);
+            let Some(first) = buf.pop_front() else {
                 continue;
+            };
+            if !buf.is_empty() {
+                self.locals[index].queue.append(buf);
             }
-            let first = stolen.pop_front();
-            if !stolen.is_empty() {
-                self.locals[index].queue.extend(stolen);
-            }
-            return first;
+            return Some(first);
         }
         None
     }
 
-    fn next_task(&self, index: usize, streak: &mut u32) -> Option<Arc<Cell>> {
+    fn next_task(
+        &self,
+        index: usize,
+        streak: &mut u32,
+        buf: &mut VecDeque<Arc<Cell>>,
+    ) -> Option<Arc<Cell>> {
         let lifo = CURRENT.with(|c| c.borrow_mut().as_mut().and_then(|t| t.lifo.take()));
         if let Some(cell) = lifo {
             if *streak < LIFO_LIMIT {
@@ -351,7 +365,7 @@ impl Queues {
         if let Some(cell) = self.locals[index].queue.pop_front() {
             return Some(cell);
         }
-        self.steal(index)
+        self.steal(index, buf)
     }
 
     /// Drops every queued task (shutdown, after the workers stopped).
@@ -375,10 +389,11 @@ pub(crate) fn worker_main(rt: Runtime, index: usize) {
     });
     let q = &shared.queues;
     let mut streak: u32 = 0;
+    let mut steal_buf: VecDeque<Arc<Cell>> = VecDeque::new();
     let mut searching = false;
     let mut spins: u32 = 0;
     while !q.shutdown.load(Ordering::Acquire) {
-        match q.next_task(index, &mut streak) {
+        match q.next_task(index, &mut streak, &mut steal_buf) {
             Some(cell) => {
                 spins = 0;
                 if searching {

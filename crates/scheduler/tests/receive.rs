@@ -204,3 +204,25 @@ fn busy_processes_do_not_starve_others() {
     }
     rt.shutdown();
 }
+
+/// A message a process sends to itself is in its mailbox at once: the next `recv` of the
+/// same run takes it (the inbox's "known empty" hint must not hide it).
+#[test]
+fn a_message_to_self_is_received_in_the_same_run() {
+    let rt = runtime(2);
+    let (me, mb) = rt.mailbox();
+    let pid = rt.spawn_fn(move |cx, m| {
+        if m.is::<()>() {
+            let ok = (0..100u32).all(|i| {
+                let pid = cx.pid();
+                cx.send(pid, i);
+                cx.recv().and_then(|m| m.downcast::<u32>().ok()) == Some(i)
+            });
+            cx.send(me, ok);
+        }
+        scheduler::Control::Continue
+    });
+    rt.send(pid, ());
+    assert!(recv::<bool>(&mb));
+    rt.shutdown();
+}

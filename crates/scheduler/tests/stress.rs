@@ -303,3 +303,169 @@ fn links_and_monitors_racing_an_exit_fire_exactly_once() {
     }
     rt.shutdown();
 }
+
+/// The fanout pattern that the benchmark measures, checked: one actor messages N actors per
+/// round, each acks to a collector, which starts the next round after N acks. With more
+/// workers than cores the rounds are split by stealing (whole batches move between run
+/// queues); every actor must run exactly once per message, never on two threads at once,
+/// and no round may stall (a lost wake-up would leave the collector waiting).
+#[test]
+fn fanout_rounds_split_by_stealing_lose_and_repeat_nothing() {
+    let rt = runtime(4);
+    let (me, mb) = rt.mailbox();
+    const N: usize = 3_000;
+    const ROUNDS: u64 = 40;
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let mut acks = 0usize;
+    let mut round = 0u64;
+    let mut fan: Option<Pid> = None;
+    let collector = rt.spawn_fn(move |cx, m| {
+        let m = match m.downcast::<Pid>() {
+            Ok(pid) => {
+                fan = Some(pid);
+                return scheduler::Control::Continue;
+            }
+            Err(m) => m,
+        };
+        let (r, runs) = m.downcast::<(u64, u64)>().unwrap();
+        assert_eq!(r, round, "an ack from another round");
+        assert_eq!(runs, round + 1, "an actor ran a different number of times");
+        acks += 1;
+        if acks == N {
+            acks = 0;
+            round += 1;
+            if round == ROUNDS {
+                cx.send(me, round);
+            } else {
+                cx.send(fan.unwrap(), round);
+            }
+        }
+        scheduler::Control::Continue
+    });
+    let members: Vec<Pid> = (0..N)
+        .map(|_| {
+            let inside = Arc::new(AtomicBool::new(false));
+            let overlaps = Arc::clone(&overlaps);
+            let mut runs = 0u64;
+            rt.spawn_fn(move |cx, m| {
+                if inside.swap(true, Ordering::SeqCst) {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                runs += 1;
+                let r = m.downcast::<u64>().unwrap();
+                cx.send(collector, (r, runs));
+                inside.store(false, Ordering::SeqCst);
+                scheduler::Control::Continue
+            })
+        })
+        .collect();
+    let fan = rt.spawn_fn(move |cx, m| {
+        let r = m.downcast::<u64>().unwrap();
+        for &w in &members {
+            cx.send(w, r);
+        }
+        scheduler::Control::Continue
+    });
+    rt.send(collector, fan);
+    rt.send(fan, 0u64);
+    assert_eq!(recv::<u64>(&mb), ROUNDS);
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "an actor ran on two threads at once"
+    );
+    rt.shutdown();
+}
+
+/// Fan-in: actors and plain threads all send numbered messages to one receiver at once.
+/// The receiver alternates between plain and selective receives (messages from
+/// even-numbered senders first), so its inbox is drained in batches, scanned and skipped
+/// while others keep pushing. Each sender's messages must arrive complete and in order.
+#[test]
+fn fan_in_keeps_each_senders_order_under_mixed_receives() {
+    let rt = runtime(3);
+    let (me, mb) = rt.mailbox();
+    const ACTOR_SENDERS: u64 = 6;
+    const THREAD_SENDERS: u64 = 2;
+    const PER_SENDER: u64 = 5_000;
+    const SENDERS: u64 = ACTOR_SENDERS + THREAD_SENDERS;
+
+    struct Receiver {
+        next: Vec<u64>,
+        left: u64,
+        report: Pid,
+        selective: bool,
+    }
+    impl Receiver {
+        fn take(&mut self, m: scheduler::Message) {
+            let (sender, seq) = m.downcast::<(u64, u64)>().unwrap();
+            assert_eq!(
+                seq, self.next[sender as usize],
+                "sender {sender} out of order"
+            );
+            self.next[sender as usize] += 1;
+            self.left -= 1;
+        }
+    }
+    impl Process for Receiver {
+        fn resume(&mut self, cx: &mut Context<'_>) -> Step {
+            loop {
+                self.selective = !self.selective;
+                let m = if self.selective {
+                    cx.recv_matching(|m| {
+                        m.downcast_ref::<(u64, u64)>().is_some_and(|p| p.0 % 2 == 0)
+                    })
+                } else {
+                    cx.recv()
+                };
+                let Some(m) = m else {
+                    if !self.selective {
+                        return Step::WAIT;
+                    }
+                    // Nothing from an even sender: the plain receive takes the rest.
+                    cx.rescan();
+                    continue;
+                };
+                self.take(m);
+                if self.left == 0 {
+                    cx.send(self.report, "all in order");
+                    return Step::Exit(ExitReason::Normal);
+                }
+                if !cx.consume(1) {
+                    return Step::Yield;
+                }
+            }
+        }
+    }
+
+    let receiver = rt.spawn(Receiver {
+        next: vec![0; SENDERS as usize],
+        left: SENDERS * PER_SENDER,
+        report: me,
+        selective: false,
+    });
+    for s in 0..ACTOR_SENDERS {
+        let pid = rt.spawn_fn(move |cx, _| {
+            for seq in 0..PER_SENDER {
+                cx.send(receiver, (s, seq));
+            }
+            scheduler::Control::Stop(ExitReason::Normal)
+        });
+        rt.send(pid, ());
+    }
+    let threads: Vec<_> = (ACTOR_SENDERS..SENDERS)
+        .map(|s| {
+            let rt = rt.clone();
+            std::thread::spawn(move || {
+                for seq in 0..PER_SENDER {
+                    rt.send(receiver, (s, seq));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(recv::<&str>(&mb), "all in order");
+    rt.shutdown();
+}
