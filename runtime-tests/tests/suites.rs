@@ -4,6 +4,11 @@
 //!
 //! - A case may start with a line `# exit: N` (expected exit status, default 0) and a line
 //!   `# timeout: S` (deadline in seconds, default 30). A case over its deadline is killed and fails.
+//! - An optional `<case>.err` holds the exact expected stderr (errors, REPL diagnostics);
+//!   without it, stderr is not compared.
+//! - For a `.repl` case the header lines are not piped into the REPL.
+//! - Files with other endings (`NAME.tern.pending`: a known failure described at its top;
+//!   `NAME.tern.lib`: a file a case loads) are not cases.
 //! - On failure the report shows a line diff (expected `-`, actual `+`) and the program's stderr.
 //! - The binary is `$TERN_BIN`, or `tern` beside this test's target directory (`make test` builds
 //!   it first; `cargo build -p vm --bin tern` does too).
@@ -84,11 +89,16 @@ fn name_of(p: &Path) -> String {
         .into_owned()
 }
 
+fn header_line(line: &str) -> bool {
+    let l = line.trim_start_matches('#').trim_start();
+    line.starts_with('#') && (l.starts_with("exit:") || l.starts_with("timeout:"))
+}
+
 /// `# key: value` header lines at the top of a case.
 fn header(source: &str, key: &str) -> Option<String> {
     source
         .lines()
-        .take_while(|l| l.starts_with('#'))
+        .take_while(|l| header_line(l))
         .find_map(|l| {
             l.strip_prefix('#')?
                 .trim()
@@ -139,7 +149,10 @@ fn run_case(tern: &Path, case: &Path, kind: Kind) -> Result<(), Failed> {
     if let Kind::Repl = kind {
         // Written from a thread so a REPL that answers before reading everything cannot deadlock us.
         let mut stdin = child.stdin.take().unwrap();
-        let input = source.clone();
+        let input: String = source
+            .split_inclusive('\n')
+            .skip_while(|l| header_line(l))
+            .collect();
         std::thread::spawn(move || {
             let _ = stdin.write_all(input.as_bytes());
         });
@@ -175,6 +188,14 @@ fn run_case(tern: &Path, case: &Path, kind: Kind) -> Result<(), Failed> {
             "output differs (- expected, + actual):\n{}",
             diff(&expected, &out)
         ));
+    }
+    if let Ok(expected_err) = std::fs::read_to_string(case.with_extension("err")) {
+        if err != expected_err {
+            problems.push(format!(
+                "stderr differs (- expected, + actual):\n{}",
+                diff(&expected_err, &err)
+            ));
+        }
     }
     if problems.is_empty() {
         return Ok(());
