@@ -15,7 +15,11 @@
 //! Parking (register, re-check, park): an idle worker pushes itself on the idle list,
 //! increments `num_idle`, issues a `SeqCst` fence, re-checks every queue, and only then
 //! parks on its `Parker`. A scheduler pushes its task, fences, and reads `num_idle`: one of
-//! the two sees the other, so no task is left in a queue while every worker sleeps.
+//! the two sees the other, so no task is left in a queue while every worker sleeps. A
+//! worker pushing into its own queue does this only when the queue's new length is a power
+//! of two: it is awake and runs its own queue anyway (no task is stranded), the queue was
+//! announced when it became non-empty, and again each time it doubled, so a burst of n
+//! pushes pays for log2(n) fences.
 //!
 //! Searching: before parking, an idle worker keeps looking for `SEARCH_ROUNDS` rounds (a few
 //! microseconds, giving its CPU away every 8th round; bounded, never a busy loop), and a
@@ -116,10 +120,13 @@ impl RunQueue {
         }
     }
 
-    fn push_back(&self, cell: Arc<Cell>) {
+    /// The queue's length after this push.
+    fn push_back(&self, cell: Arc<Cell>) -> usize {
         let mut q = lock(&self.q);
         q.push_back(cell);
-        self.len.store(q.len(), Ordering::Relaxed);
+        let len = q.len();
+        self.len.store(len, Ordering::Relaxed);
+        len
     }
 
     /// Appends `cells`, leaving it empty. Into an empty queue the two buffers are swapped
@@ -237,9 +244,18 @@ impl Queues {
                             Place::Lifo if local.len_hint() == 0 => tls.lifo.replace(cell),
                             _ => Some(cell),
                         };
+                        // A push to this worker's own queue announces itself only when
+                        // the queue's length reaches a power of two: this worker is awake
+                        // and runs its own queue anyway, so the wake-up is for parallelism
+                        // only; the worker woken when the queue became non-empty steals
+                        // half of what is there by then (and, the last searcher to find
+                        // work, wakes the next one), and a growing queue still wakes more
+                        // idle workers as it doubles. A burst of n pushes (a fan-out) pays
+                        // for log2(n) fences, not n.
                         if let Some(back) = back {
-                            local.push_back(back);
-                            self.notify_idle();
+                            if local.push_back(back).is_power_of_two() {
+                                self.notify_idle();
+                            }
                         }
                         None
                     }
@@ -255,7 +271,8 @@ impl Queues {
                     i
                 })
                 .unwrap_or(0);
-            self.locals[i % self.locals.len()].queue.push_back(cell);
+            // No worker owns this thread's pushes: always announce them.
+            let _ = self.locals[i % self.locals.len()].queue.push_back(cell);
             self.notify_idle();
         }
     }
@@ -359,7 +376,7 @@ impl Queues {
             // Fairness: the slot's task goes behind whatever is queued here. No notify: this
             // worker takes the queue's head right now (the same task if nothing else waits),
             // and everything else in the queue was announced when it was pushed.
-            self.locals[index].queue.push_back(cell);
+            let _ = self.locals[index].queue.push_back(cell);
         }
         *streak = 0;
         if let Some(cell) = self.locals[index].queue.pop_front() {

@@ -378,39 +378,30 @@ fn fanout_rounds_split_by_stealing_lose_and_repeat_nothing() {
 }
 
 /// Fan-in: actors and plain threads all send numbered messages to one receiver at once.
-/// The receiver alternates between plain and selective receives (messages from
-/// even-numbered senders first), so its inbox is drained in batches, scanned and skipped
-/// while others keep pushing. Each sender's messages must arrive complete and in order.
+/// The receiver alternates between phases of plain and of selective receives (messages
+/// from even-numbered senders first), so its inbox is drained in batches, scanned and
+/// skipped while others keep pushing. Each sender's messages must arrive complete and in
+/// order. (Sizes keep the selective rescans of the skipped backlog well under a second.)
 #[test]
 fn fan_in_keeps_each_senders_order_under_mixed_receives() {
     let rt = runtime(3);
     let (me, mb) = rt.mailbox();
     const ACTOR_SENDERS: u64 = 6;
     const THREAD_SENDERS: u64 = 2;
-    const PER_SENDER: u64 = 5_000;
+    const PER_SENDER: u64 = 1_000;
     const SENDERS: u64 = ACTOR_SENDERS + THREAD_SENDERS;
+    const PHASE: u64 = 64;
 
     struct Receiver {
         next: Vec<u64>,
         left: u64,
         report: Pid,
         selective: bool,
-    }
-    impl Receiver {
-        fn take(&mut self, m: scheduler::Message) {
-            let (sender, seq) = m.downcast::<(u64, u64)>().unwrap();
-            assert_eq!(
-                seq, self.next[sender as usize],
-                "sender {sender} out of order"
-            );
-            self.next[sender as usize] += 1;
-            self.left -= 1;
-        }
+        taken: u64,
     }
     impl Process for Receiver {
         fn resume(&mut self, cx: &mut Context<'_>) -> Step {
             loop {
-                self.selective = !self.selective;
                 let m = if self.selective {
                     cx.recv_matching(|m| {
                         m.downcast_ref::<(u64, u64)>().is_some_and(|p| p.0 % 2 == 0)
@@ -419,17 +410,28 @@ fn fan_in_keeps_each_senders_order_under_mixed_receives() {
                     cx.recv()
                 };
                 let Some(m) = m else {
-                    if !self.selective {
-                        return Step::WAIT;
+                    if self.selective {
+                        // Nothing (more) from an even sender: plain receives take the rest.
+                        self.selective = false;
+                        continue;
                     }
-                    // Nothing from an even sender: the plain receive takes the rest.
-                    cx.rescan();
-                    continue;
+                    return Step::WAIT;
                 };
-                self.take(m);
+                let (sender, seq) = m.downcast::<(u64, u64)>().unwrap();
+                assert_eq!(
+                    seq, self.next[sender as usize],
+                    "sender {sender} out of order"
+                );
+                self.next[sender as usize] += 1;
+                self.left -= 1;
                 if self.left == 0 {
                     cx.send(self.report, "all in order");
                     return Step::Exit(ExitReason::Normal);
+                }
+                self.taken += 1;
+                if self.taken % PHASE == 0 {
+                    self.selective = !self.selective;
+                    cx.rescan();
                 }
                 if !cx.consume(1) {
                     return Step::Yield;
@@ -443,6 +445,7 @@ fn fan_in_keeps_each_senders_order_under_mixed_receives() {
         left: SENDERS * PER_SENDER,
         report: me,
         selective: false,
+        taken: 0,
     });
     for s in 0..ACTOR_SENDERS {
         let pid = rt.spawn_fn(move |cx, _| {
