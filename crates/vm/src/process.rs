@@ -372,6 +372,9 @@ impl Host for ContextHost<'_, '_> {
     fn recv_matching(&mut self, pred: &mut dyn FnMut(&Message) -> bool) -> Option<Message> {
         self.cx.recv_matching(pred)
     }
+    fn rescan(&mut self) {
+        self.cx.rescan()
+    }
     fn send(&mut self, to: Pid, v: Value) {
         self.cx.send(to, v)
     }

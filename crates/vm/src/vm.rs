@@ -55,8 +55,14 @@ pub(crate) trait Host {
     fn pid(&self) -> Pid;
     /// Spends reductions; `false` when the process should yield.
     fn consume(&mut self, n: u32) -> bool;
-    /// Takes the first message `pred` accepts (never blocks).
+    /// Takes the first message `pred` accepts (never blocks). A host may continue from
+    /// where the previous call stopped scanning (see [`Host::rescan`]).
     fn recv_matching(&mut self, pred: &mut dyn FnMut(&Message) -> bool) -> Option<Message>;
+    /// Makes the next `recv_matching` scan from the head of the mailbox. Called when a new
+    /// `receive` starts: only a receive that resumes after waiting may continue from the
+    /// saved position, because the messages before it were already rejected by the same
+    /// patterns. A host that always scans from the head does nothing.
+    fn rescan(&mut self) {}
     fn send(&mut self, to: Pid, v: Value);
     fn spawn(&mut self, p: VmProcess, link: bool) -> Pid;
     fn link(&mut self, pid: Pid);
@@ -834,6 +840,8 @@ impl Vm {
                         None
                     };
                     save!();
+                    // A new receive: messages an earlier receive skipped may match this one.
+                    rt.host.rescan();
                     if let Some(o) = self.try_receive(rt.host, ri, deadline) {
                         return o;
                     }
