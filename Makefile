@@ -6,7 +6,7 @@ PORT ?= 8080
 FUZZ_SECONDS ?= 60
 
 .PHONY: test lint unit runtime clients python browser cabi conformance \
-        run repl bench bench-actors bench-codec bench-vm bench-servers fuzz fmt clean
+        run repl bench bench-actors bench-codec bench-vm bench-servers soak fuzz fmt clean
 
 ## test: everything CI checks, in order of cost: lint, cargo tests (unit, integration and the
 ## runtime suites), the clients we did not write, the C ABI example, Autobahn conformance.
@@ -59,6 +59,10 @@ bench-vm:
 	crates/vm/bench/run.sh
 bench-servers:
 	bench/run.sh
+
+## soak: the adversarial suite (hardening/) at its long sizes (10-minute churn, full floods).
+soak:
+	hardening/run-soak.sh
 
 ## fuzz: each cargo-fuzz target for $(FUZZ_SECONDS) seconds.
 fuzz:
