@@ -453,19 +453,81 @@ impl Value {
         }
     }
 
-    /// The value in source syntax: `{:ok, "a\n"}`.
+    /// The value in source syntax: `{:ok, "a\n"}`. Iterative (an explicit work list, not
+    /// the Rust stack), so a value nested 100,000 levels deep prints in full.
     pub fn inspect(&self) -> String {
-        let mut s = String::new();
-        self.write_inspect(&mut s, 0);
-        s
+        enum Task<'a> {
+            Val(&'a Value),
+            Text(&'static str),
+            AtomKey(Atom),
+        }
+        let mut out = String::new();
+        let mut work = vec![Task::Val(self)];
+        while let Some(t) = work.pop() {
+            let v = match t {
+                Task::Val(v) => v,
+                Task::Text(s) => {
+                    out.push_str(s);
+                    continue;
+                }
+                Task::AtomKey(a) => {
+                    out.push_str(&a.name());
+                    out.push_str(": ");
+                    continue;
+                }
+            };
+            // Children go on the work list in reverse, so they pop in order.
+            match v {
+                Value::Tuple(items) => {
+                    out.push('{');
+                    work.push(Task::Text("}"));
+                    for (i, x) in items.iter().enumerate().rev() {
+                        work.push(Task::Val(x));
+                        if i > 0 {
+                            work.push(Task::Text(", "));
+                        }
+                    }
+                }
+                Value::List(l) => {
+                    out.push('[');
+                    work.push(Task::Text("]"));
+                    let items: Vec<&Value> = l.iter().collect();
+                    for (i, x) in items.into_iter().enumerate().rev() {
+                        work.push(Task::Val(x));
+                        if i > 0 {
+                            work.push(Task::Text(", "));
+                        }
+                    }
+                }
+                Value::Map(m) => {
+                    out.push_str("%{");
+                    work.push(Task::Text("}"));
+                    let all_atoms = m
+                        .keys()
+                        .all(|k| matches!(k, Value::Atom(a) if is_plain_atom(&a.name())));
+                    for (i, (k, x)) in m.iter().enumerate().rev() {
+                        work.push(Task::Val(x));
+                        match k {
+                            Value::Atom(a) if all_atoms => work.push(Task::AtomKey(*a)),
+                            _ => {
+                                work.push(Task::Text(" => "));
+                                work.push(Task::Val(k));
+                            }
+                        }
+                        if i > 0 {
+                            work.push(Task::Text(", "));
+                        }
+                    }
+                }
+                scalar => scalar.write_scalar(&mut out),
+            }
+        }
+        out
     }
 
-    fn write_inspect(&self, out: &mut String, depth: usize) {
+    /// A value that is not a container, in source syntax.
+    fn write_scalar(&self, out: &mut String) {
         use std::fmt::Write;
-        if depth > 100 {
-            out.push_str("...");
-            return;
-        }
         match self {
             Value::Nil => out.push_str("nil"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -493,48 +555,6 @@ impl Value {
                 }
                 out.push_str(">>");
             }
-            Value::Tuple(items) => {
-                out.push('{');
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    v.write_inspect(out, depth + 1);
-                }
-                out.push('}');
-            }
-            Value::List(l) => {
-                out.push('[');
-                for (i, v) in l.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    v.write_inspect(out, depth + 1);
-                }
-                out.push(']');
-            }
-            Value::Map(m) => {
-                out.push_str("%{");
-                let all_atoms = m
-                    .keys()
-                    .all(|k| matches!(k, Value::Atom(a) if is_plain_atom(&a.name())));
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push_str(", ");
-                    }
-                    match k {
-                        Value::Atom(a) if all_atoms => {
-                            let _ = write!(out, "{}: ", a.name());
-                        }
-                        _ => {
-                            k.write_inspect(out, depth + 1);
-                            out.push_str(" => ");
-                        }
-                    }
-                    v.write_inspect(out, depth + 1);
-                }
-                out.push('}');
-            }
             Value::Pid(p) => {
                 let _ = write!(out, "#PID{p}");
             }
@@ -556,6 +576,9 @@ impl Value {
                 }
             },
             Value::Handle(h) => out.push_str(&h.describe()),
+            Value::Tuple(_) | Value::List(_) | Value::Map(_) => {
+                unreachable!("containers are written by `inspect`")
+            }
         }
     }
 }
@@ -815,6 +838,29 @@ mod tests {
         assert_eq!(Value::Float(-3.0).inspect(), "-3.0");
         assert_eq!(Value::Float(0.1).inspect(), "0.1");
         assert_eq!(Value::str("a#{b}#").inspect(), r##""a\#{b}#""##);
+    }
+
+    #[test]
+    fn deep_values_inspect_compare_and_drop_without_recursion() {
+        let nest = |n: usize| {
+            let mut v = Value::Int(1);
+            for i in 0..n {
+                v = if i % 2 == 0 {
+                    Value::list(vec![v])
+                } else {
+                    Value::tuple(vec![v, Value::Nil])
+                };
+            }
+            v
+        };
+        let (a, b) = (nest(100_000), nest(100_000));
+        assert_eq!(a, b);
+        assert!(a < nest(100_001));
+        let text = a.inspect();
+        assert_eq!(text.len(), 1 + 50_000 * ("[]".len() + "{, nil}".len()));
+        assert!(text.starts_with("{[{["));
+        assert!(text.ends_with("], nil}], nil}") && text.contains("{[1], nil}"));
+        drop((a, b));
     }
 
     #[test]
