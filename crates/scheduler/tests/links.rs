@@ -93,9 +93,10 @@ fn trapping_process_gets_exit_message_once() {
     assert_eq!(from, a);
     assert!(matches!(reason, ExitReason::Crashed(_)));
     assert!(rt.is_alive(b));
-    // Exactly once: nothing else arrives (a probe message overtakes nothing).
-    rt.send(b, "stop");
+    // Exactly once: nothing else arrives (a probe message overtakes nothing). Monitor
+    // before the stop: monitored after it, a fast `b` may be gone already (Down: NoProc).
     mb.monitor(b);
+    rt.send(b, "stop");
     assert!(down_reason(&mb, b).is_normal());
     rt.shutdown();
 }
