@@ -422,6 +422,104 @@ fn client_recv(a: &[Value]) -> Result<Value, Trap> {
     })
 }
 
+/// `{:closed, code}` for the result of a client close.
+fn closed(r: Result<u16, ws::Error>) -> Value {
+    match r {
+        Ok(code) => Value::tuple(vec![Value::Atom(Atom::CLOSED), Value::Int(code as i64)]),
+        Err(e) => ws_err(e),
+    }
+}
+
+/// How long `WsClient.close(c, nil, reason)` waits for the server's close (the same as the
+/// `ws` client's default close timeout).
+const EMPTY_CLOSE_WAIT: Duration = Duration::from_secs(5);
+
+/// `WsClient.close(client, code, reason)`: a close with this code and reason; `code` nil
+/// sends an empty close frame (the server reports 1005, "no status").
+fn client_close(a: &[Value]) -> Result<Value, Trap> {
+    let reason = string(&a[2])?.to_string();
+    let code = match &a[1] {
+        Value::Nil => None,
+        v => {
+            let n = int(v)?;
+            // RFC 6455 §7.4: the codes an endpoint may send (1000-1003, 1007-1011, 3000-4999).
+            match u16::try_from(n)
+                .ok()
+                .filter(|c| ws::is_valid_close_code(*c))
+            {
+                Some(c) => Some(c),
+                None => return Err(Trap::Error(format!("bad close code {n}"))),
+            }
+        }
+    };
+    // RFC 6455 §5.5: a control frame's payload (2-byte code + reason) is at most 125 bytes.
+    if reason.len() > 123 {
+        return Err(Trap::Error(format!(
+            "a close reason is at most 123 bytes, got {}",
+            reason.len()
+        )));
+    }
+    with_client(&a[0], move |c| match code {
+        Some(code) => closed(c.close(code, &reason)),
+        None => {
+            // The client's own close always carries a code: write the empty frame by hand
+            // and wait for the server's answer.
+            if let Err(e) = c.write_raw(&ws::encode_close(ws::Role::Client, None, "")) {
+                return ws_err(e);
+            }
+            let deadline = Instant::now() + EMPTY_CLOSE_WAIT;
+            loop {
+                match c.recv(Some(deadline)) {
+                    Ok(ws::Recv::Closed { code, .. }) => return closed(Ok(code)),
+                    Ok(ws::Recv::Timeout) => return closed(Err(ws::Error::CloseTimeout)),
+                    Ok(_) => {}
+                    Err(e) => return ws_err(e),
+                }
+            }
+        }
+    })
+}
+
+/// `WsClient.send_fragments(client, parts)` (and `_binary`): one message sent as one frame
+/// per part, each after the first a continuation frame, FIN on the last (RFC 6455 §5.4).
+fn send_fragments(a: &[Value], opcode: ws::Opcode) -> Result<Value, Trap> {
+    let parts = crate::natives::list(&a[1])?;
+    if parts.is_empty() {
+        return Err(Trap::Error("send_fragments needs at least one part".into()));
+    }
+    let n = parts.len();
+    let mut frames = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let bytes: &[u8] = match (opcode, p) {
+            (ws::Opcode::Text, Value::Str(s)) => s.as_bytes(),
+            (ws::Opcode::Binary, Value::Bin(b)) => b,
+            (ws::Opcode::Binary, Value::Str(s)) => s.as_bytes(),
+            (ws::Opcode::Text, other) => {
+                return Err(Trap::Error(format!(
+                    "expected a list of strings, got {}",
+                    short(other)
+                )))
+            }
+            (_, other) => {
+                return Err(Trap::Error(format!(
+                    "expected a list of binaries, got {}",
+                    short(other)
+                )))
+            }
+        };
+        let op = if i == 0 {
+            opcode
+        } else {
+            ws::Opcode::Continuation
+        };
+        ws::encode_into(ws::Role::Client, op, i + 1 == n, bytes, &mut frames);
+    }
+    with_client(&a[0], move |c| match c.write_raw(&frames) {
+        Ok(()) => Value::Atom(Atom::OK),
+        Err(e) => ws_err(e),
+    })
+}
+
 /// `Ws.*` and `WsClient.*`.
 pub(crate) static NATIVES: &[Native] = &[
     Native::cx("Ws.serve", 2, |c, a| serve(c, a, false)),
@@ -529,10 +627,14 @@ pub(crate) static NATIVES: &[Native] = &[
     }),
     Native::pure("WsClient.recv", 2, client_recv),
     Native::pure("WsClient.close", 1, |a| {
-        with_client(&a[0], |c| match c.close(1000, "") {
-            Ok(code) => Value::tuple(vec![Value::Atom(Atom::CLOSED), Value::Int(code as i64)]),
-            Err(e) => ws_err(e),
-        })
+        with_client(&a[0], |c| closed(c.close(1000, "")))
+    }),
+    Native::pure("WsClient.close", 3, client_close),
+    Native::pure("WsClient.send_fragments", 2, |a| {
+        send_fragments(a, ws::Opcode::Text)
+    }),
+    Native::pure("WsClient.send_fragments_binary", 2, |a| {
+        send_fragments(a, ws::Opcode::Binary)
     }),
 ];
 
