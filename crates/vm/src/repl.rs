@@ -164,6 +164,10 @@ impl Repl {
             Ok(i) => i,
             Err(e) => return ReplOutput::Error(e.render("repl", src)),
         };
+        if items.is_empty() {
+            // Only comments: nothing to evaluate, nothing to print (like an empty line).
+            return ReplOutput::Nothing;
+        }
         let mut fns = Vec::new();
         let mut exprs = Vec::new();
         for item in items {

@@ -124,3 +124,17 @@ fn servers_and_rooms_are_listed() {
         "{out}"
     );
 }
+
+#[test]
+fn comment_lines_print_nothing() {
+    let (out, err) = repl(
+        "# a comment\n1 + 1\n   # an indented one\nfn f(0) do :zero end\n# between clauses\n\
+         fn f(n) do n end\n{f(0), f(3)} # trailing\n",
+    );
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        vec!["2", "defined f/1", "defined f/1", "{:zero, 3}"],
+        "stderr: {err}"
+    );
+    assert_eq!(err, "");
+}
