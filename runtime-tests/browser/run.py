@@ -19,7 +19,6 @@ import http.server
 import os
 import shlex
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -30,26 +29,11 @@ import time
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from servers import free_port, wait_listening  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEADLINE_S = 60
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port, proc, deadline):
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited early with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"server did not listen on {port}")
 
 
 def make_cert(tmp):
@@ -108,9 +92,11 @@ def http_server(results):
     return server
 
 
-def answerer(url, ssl_context, stop):
-    """Sits in room "browser" and answers every "ready ..." with "hello browser"."""
+def answerer(url, ssl_context, stop, joined):
+    """Sits in room "browser" and answers every "ready ..." with "hello browser". Sets
+    `joined` once connected: the chat server joins the room before it sends the 101."""
     with connect(url, ssl=ssl_context, open_timeout=10) as ws:
+        joined.set()
         while not stop.is_set():
             try:
                 msg = ws.recv(timeout=0.5)
@@ -144,11 +130,17 @@ def main():
         client_tls = ssl.create_default_context(cafile=cert)
         ws_url = f"ws://127.0.0.1:{port}/room/browser"
         wss_url = f"wss://127.0.0.1:{tls_port}/room/browser"
-        threads += [threading.Thread(target=answerer, args=(ws_url, None, stop), daemon=True),
-                    threading.Thread(target=answerer, args=(wss_url, client_tls, stop), daemon=True)]
+        joined = [threading.Event(), threading.Event()]
+        threads += [
+            threading.Thread(target=answerer, args=(ws_url, None, stop, joined[0]), daemon=True),
+            threading.Thread(target=answerer, args=(wss_url, client_tls, stop, joined[1]),
+                             daemon=True),
+        ]
         for t in threads:
             t.start()
-        time.sleep(0.2)  # let the answerers join before the page says "ready"
+        for j in joined:
+            if not j.wait(max(0.0, deadline - time.monotonic())):
+                raise SystemExit("FAIL: the Python client could not join the room")
         results = Results()
         http = http_server(results)
         page = f"http://127.0.0.1:{http.server_address[1]}/?ws={ws_url}&wss={wss_url}"

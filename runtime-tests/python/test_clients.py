@@ -7,7 +7,6 @@ room NAME; any other path echoes.
 
 import os
 import shlex
-import socket
 import subprocess
 import time
 
@@ -15,25 +14,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from servers import free_port, wait_listening
+
 DEADLINE = 10.0  # seconds: generous, nothing here should take more than milliseconds
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port, proc, deadline):
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited early with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"server did not listen on {port} within the deadline")
 
 
 @pytest.fixture(scope="module")
