@@ -87,7 +87,7 @@ fn ws_config(o: &crate::Options) -> ws::Config {
     }
 }
 
-enum Wait {
+pub(crate) enum Wait {
     Ready,
     TimedOut,
     Stopping,
@@ -98,7 +98,7 @@ enum Wait {
 ///
 /// Only threads still in the handshake (`watch_stop`) watch the server's stop fd: it stays
 /// readable once signalled, and open connections are told to close through their own wake fd.
-fn wait(
+pub(crate) fn wait(
     s: &ServerShared,
     sock: &TcpStream,
     events: i16,
@@ -171,13 +171,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
             if let Some(n) = LIMIT.check() {
                 log::warn!("{peer}: cannot create an eventfd ({e}); answering 503 ({n} more since the last such line)");
             }
-            let _ = write_response(
-                s,
-                &sock,
-                &mut tr,
-                &Response::reject(503, "Service Unavailable"),
-                deadline,
-            );
+            let _ = write_response(s, &sock, &mut tr, &crate::busy::response(), deadline);
             return;
         }
     };
@@ -357,21 +351,44 @@ fn read_request(
     }
 }
 
+/// An HTTP response on its way out, written as far as the socket takes it at each
+/// [`ResponseOut::step`]. The one way responses are written (handshake refusals from the I/O
+/// thread, the 503s over `max_connections`, plain or TLS; see `busy.rs`).
+pub(crate) struct ResponseOut {
+    q: crate::outbound::Outbound,
+}
+
+impl ResponseOut {
+    pub(crate) fn new(resp: &Response) -> ResponseOut {
+        let mut q = crate::outbound::Outbound::new(usize::MAX);
+        let _ = q.push(Chunk::Owned(resp.to_bytes()), None::<&mut &TcpStream>);
+        ResponseOut { q }
+    }
+
+    /// Writes until the socket would block. Once everything is out, sends close_notify (TLS)
+    /// and shuts the socket down for writing, and returns true.
+    pub(crate) fn step(&mut self, sock: &TcpStream, tr: &mut Transport) -> io::Result<bool> {
+        if !tr.flush(sock, &mut self.q)? {
+            return Ok(false);
+        }
+        tr.send_close_notify(sock);
+        let _ = sock.shutdown(Shutdown::Write);
+        Ok(true)
+    }
+}
+
 /// Writes an HTTP response (through TLS if any) until done or `deadline`, then shuts the
 /// socket down for writing.
-fn write_response(
+pub(crate) fn write_response(
     s: &ServerShared,
     sock: &TcpStream,
     tr: &mut Transport,
     resp: &Response,
     deadline: Instant,
 ) -> io::Result<()> {
-    let mut q = crate::outbound::Outbound::new(usize::MAX);
-    let _ = q.push(Chunk::Owned(resp.to_bytes()), None::<&mut &TcpStream>);
+    let mut out = ResponseOut::new(resp);
     loop {
-        if tr.flush(sock, &mut q)? {
-            tr.send_close_notify(sock);
-            let _ = sock.shutdown(Shutdown::Write);
+        if out.step(sock, tr)? {
             return Ok(());
         }
         match wait(s, sock, sys::POLLOUT, None, Some(deadline), true)? {

@@ -25,7 +25,8 @@
 //!
 //! # Map
 //! - `options`: [`Options`], every limit with its default. `error`: [`Error`].
-//! - `server`: the listener, the accept thread, [`Server::stop`], the registry of servers.
+//! - `server`: the listener, the accept thread, [`Server::stop`], the registry of servers;
+//!   `busy`: the 503 to a client over `max_connections` (plain or TLS).
 //! - `io`: the per-connection I/O thread; `transport`: plain/TLS over a non-blocking socket;
 //!   `outbound`: the bounded queue of encoded frames; `sys`: `poll(2)` and `eventfd(2)`;
 //!   `bufpool`: read buffers lent only while reading; `batch`: one write per connection per
@@ -42,6 +43,7 @@
 
 mod batch;
 mod bufpool;
+mod busy;
 mod conn;
 mod error;
 mod event;

@@ -4,22 +4,26 @@
 //! Invariants:
 //! - The accept thread owns the listener. It never reads a request: each accepted socket is
 //!   handed to its own I/O thread (see `io.rs`), which runs the handshake under the deadline.
-//!   Over `max_connections` the accept thread answers `503` itself (plain TCP; a TLS socket is
-//!   just closed) and drains the client's request a short while so that the answer is not
-//!   lost to a reset; at most [`MAX_REJECTING`] such sockets are kept, the rest are dropped.
+//!   Over `max_connections` the accept thread answers `503` itself on a plain socket (one
+//!   non-blocking write) and drains the client's request a short while so that the answer is
+//!   not lost to a reset; at most [`MAX_REJECTING`] such sockets are kept, the rest are
+//!   dropped. A TLS socket over the limit gets its 503 from a short-lived busy thread, at
+//!   most `busy::MAX_BUSY_TLS` at once; past that it is just closed (see `busy.rs`).
 //! - `live` counts the accepted sockets whose I/O thread has not finished (handshaking or
 //!   open); it is what `max_connections` bounds. `conns` holds the connections that have a
-//!   `Conn` (their request was parsed), so that `stop` can close them.
+//!   `Conn` (their request was parsed), so that `stop` can close them. `busy_tls` counts the
+//!   busy threads (not connections: they never count against `max_connections`).
 //! - Nothing here blocks a scheduler worker; the accept thread waits only in `poll(2)` on the
 //!   listener and its wake fd.
 //! - Stop, in order: (1) set `stopping` and wake the accept thread, which drops the listener
-//!   and exits; (2) close every connection with 1001 (sockets still in their handshake are
-//!   dropped by their I/O thread when it sees `stopping`); (3) wait until `live` is 0 or
-//!   `stop_timeout` passes; (4) abort what is left (their I/O threads drop the sockets at
-//!   once) and wait a short moment more; (5) stop the watcher actor.
+//!   and exits (busy threads see the same wake and end); (2) close every connection with
+//!   1001 (sockets still in their handshake are dropped by their I/O thread when it sees
+//!   `stopping`); (3) wait until `live` and `busy_tls` are 0 or `stop_timeout` passes;
+//!   (4) abort what is left (their I/O threads drop the sockets at once) and wait a short
+//!   moment more; (5) stop the watcher actor.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -32,16 +36,16 @@ use scheduler::{ExitReason, Pid, Runtime};
 use crate::conn::{Conn, ConnId};
 use crate::error::Error;
 use crate::handler::{Handler, HandlerProcess};
+use crate::io::ResponseOut;
 use crate::options::Options;
 use crate::ratelimit::RateLimit;
 use crate::rooms::Rooms;
 use crate::sys::{self, EventFd, PollFd};
+use crate::transport::Transport;
 use crate::watch;
 
 /// Over-limit sockets the accept thread keeps draining after its 503, at most.
 pub(crate) const MAX_REJECTING: usize = 256;
-/// How long a rejected socket is drained before it is dropped.
-const REJECT_LINGER: Duration = Duration::from_millis(500);
 
 type Spawner = dyn Fn(Conn) -> Pid + Send + Sync;
 
@@ -55,6 +59,7 @@ pub(crate) struct ServerShared {
     live: Mutex<usize>,
     live_cv: Condvar,
     live_fast: AtomicUsize,
+    busy_tls: AtomicUsize,
     conns: Mutex<HashMap<ConnId, Conn>>,
     pub(crate) stopping: AtomicBool,
     stop_wake: EventFd,
@@ -104,6 +109,35 @@ impl ServerShared {
         *live += 1;
         self.live_fast.store(*live, Ordering::Relaxed);
         true
+    }
+
+    /// One of the `busy::MAX_BUSY_TLS` slots for answering a TLS socket over the limit.
+    fn try_take_busy_slot(self: &Arc<Self>) -> Option<BusySlot> {
+        self.busy_tls
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < crate::busy::MAX_BUSY_TLS).then_some(n + 1)
+            })
+            .ok()?;
+        Some(BusySlot(self.clone()))
+    }
+}
+
+/// A busy thread's slot (see `busy.rs`); given back on drop, waking `stop`.
+pub(crate) struct BusySlot(Arc<ServerShared>);
+
+impl BusySlot {
+    pub(crate) fn server(&self) -> &Arc<ServerShared> {
+        &self.0
+    }
+}
+
+impl Drop for BusySlot {
+    fn drop(&mut self) {
+        // Under `live`'s lock, so that `wait_live_zero` cannot miss the wake-up.
+        let _live = lock(&self.0.live);
+        if self.0.busy_tls.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.live_cv.notify_all();
+        }
     }
 }
 
@@ -226,6 +260,7 @@ pub fn serve_with(
         live: Mutex::new(0),
         live_cv: Condvar::new(),
         live_fast: AtomicUsize::new(0),
+        busy_tls: AtomicUsize::new(0),
         conns: Mutex::new(HashMap::new()),
         stopping: AtomicBool::new(false),
         stop_wake,
@@ -319,7 +354,7 @@ impl Server {
 
 fn wait_live_zero(s: &ServerShared, deadline: Instant) -> bool {
     let mut live = lock(&s.live);
-    while *live > 0 {
+    while *live > 0 || s.busy_tls.load(Ordering::SeqCst) > 0 {
         let now = Instant::now();
         if now >= deadline {
             return false;
@@ -381,16 +416,7 @@ fn accept_loop(s: Arc<ServerShared>, listener: TcpListener) {
             if !ready {
                 return true;
             }
-            let mut buf = [0u8; 1024];
-            loop {
-                match (&r.sock).read(&mut buf) {
-                    Ok(0) => return false,
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => return false,
-                }
-            }
+            crate::busy::discard_input(&r.sock)
         });
         if fds[1].revents() == 0 {
             continue;
@@ -443,7 +469,7 @@ fn accept_loop(s: Arc<ServerShared>, listener: TcpListener) {
 }
 
 fn reject_busy(
-    s: &ServerShared,
+    s: &Arc<ServerShared>,
     sock: TcpStream,
     peer: SocketAddr,
     rejecting: &mut Vec<Rejecting>,
@@ -452,18 +478,32 @@ fn reject_busy(
         "{peer}: over max_connections ({}), answering 503",
         s.opts.max_connections
     );
-    if s.tls.is_some() || sock.set_nonblocking(true).is_err() {
+    if s.tls.is_some() {
+        // The TLS handshake must not run here: a busy thread answers, if one is free.
+        let Some(slot) = s.try_take_busy_slot() else {
+            log::debug!("{peer}: too many busy TLS sockets; closing it without a 503");
+            return;
+        };
+        if let Err(e) = crate::busy::start_tls(slot, sock, peer) {
+            static LIMIT: RateLimit = RateLimit::new();
+            if let Some(n) = LIMIT.check() {
+                log::warn!("cannot start a busy thread for {peer}: {e} ({n} more since the last such line)");
+            }
+        }
         return;
     }
-    let resp = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\nRetry-After: 1\r\n\r\n";
-    if (&sock).write(resp).is_err() {
+    if sock.set_nonblocking(true).is_err() {
         return;
     }
-    let _ = sock.shutdown(std::net::Shutdown::Write);
+    // One write: a fresh socket's buffer takes the whole response; if not, drop it.
+    let mut out = ResponseOut::new(&crate::busy::response());
+    if !matches!(out.step(&sock, &mut Transport::Plain), Ok(true)) {
+        return;
+    }
     if rejecting.len() < MAX_REJECTING {
         rejecting.push(Rejecting {
             sock,
-            until: Instant::now() + REJECT_LINGER,
+            until: Instant::now() + crate::busy::LINGER,
         });
     }
 }

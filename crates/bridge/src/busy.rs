@@ -1,0 +1,140 @@
+//! The answer to a client over `max_connections`: `503 Service Unavailable` before the
+//! upgrade, the same response plain or TLS.
+//!
+//! Invariants:
+//! - The accept thread never waits here. A plain socket gets the 503 in one non-blocking
+//!   write from the accept thread itself (see `server.rs`, which then drains it a while). A
+//!   TLS socket needs a TLS handshake first, so it gets its own short-lived thread
+//!   (`tern-ws-busy`), which runs the handshake, writes the 503, sends close_notify and
+//!   drains the socket, all before [`BUSY_TLS_TIMEOUT`] (or `handshake_timeout` if smaller)
+//!   plus [`LINGER`].
+//! - At most [`MAX_BUSY_TLS`] such threads run per server; a TLS socket over that is closed
+//!   without an answer (a flood of the TLS port costs a bounded number of threads). The slot
+//!   is a [`BusySlot`](crate::server::BusySlot), given back when the thread ends, however it
+//!   ends (or at once if the thread cannot be spawned).
+//! - Busy threads watch the server's stop fd: `Server::stop` ends them at once and waits for
+//!   them with the connection threads.
+//! - Both paths write through [`crate::io::ResponseOut`], which sends close_notify (TLS) and
+//!   shuts the socket down for writing once the response is out.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ws::Response;
+
+use crate::handler::panic_text;
+use crate::io::{wait, write_response, Wait};
+use crate::server::{BusySlot, ServerShared};
+use crate::sys;
+use crate::transport::Transport;
+
+/// TLS sockets over `max_connections` answered at once per server, at most; the rest are
+/// closed without an answer.
+pub(crate) const MAX_BUSY_TLS: usize = 16;
+/// Longest a busy TLS socket has for its TLS handshake and the 503 (`handshake_timeout`
+/// if that is smaller), so that slow clients cannot hold the [`MAX_BUSY_TLS`] slots long.
+pub(crate) const BUSY_TLS_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a socket is drained after its 503, so that the client's request arriving after
+/// our answer does not turn the close into a reset that loses the answer.
+pub(crate) const LINGER: Duration = Duration::from_millis(500);
+/// Stack of a busy TLS thread (the TLS handshake runs deeper than a plain thread needs).
+const BUSY_STACK: usize = 256 * 1024;
+
+/// The response to a client over `max_connections`.
+pub(crate) fn response() -> Response {
+    Response::reject(503, "Service Unavailable").header("Retry-After", "1")
+}
+
+/// Reads and discards what the socket holds. Returns false once the peer has closed (or the
+/// socket failed), true while it is open and would block.
+pub(crate) fn discard_input(sock: &TcpStream) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match (&*sock).read(&mut buf) {
+            Ok(0) => return false,
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Answers a TLS socket over `max_connections` on its own thread, holding `slot` until it
+/// ends. If the thread cannot be spawned, the socket and the slot are dropped at once.
+pub(crate) fn start_tls(slot: BusySlot, sock: TcpStream, peer: SocketAddr) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("tern-ws-busy".into())
+        .stack_size(BUSY_STACK)
+        .spawn(move || {
+            let s = slot.server();
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| answer_tls(s, sock, peer))) {
+                log::error!("busy thread for {peer} panicked: {}", panic_text(&*p));
+            }
+            drop(slot);
+        })?;
+    Ok(())
+}
+
+/// TLS handshake, the 503 and close_notify, then the drain; every wait bounded.
+fn answer_tls(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
+    let deadline = Instant::now() + s.opts.handshake_timeout.min(BUSY_TLS_TIMEOUT);
+    let Some(cfg) = &s.tls else { return };
+    if sock.set_nonblocking(true).is_err() {
+        return;
+    }
+    let _ = sock.set_nodelay(true);
+    let mut tr = match rustls::ServerConnection::new(cfg.clone()) {
+        Ok(c) => Transport::Tls(Box::new(c)),
+        Err(e) => {
+            log::debug!("{peer}: TLS session for the 503: {e}");
+            return;
+        }
+    };
+    // (1) The TLS handshake. Plaintext (the request) may follow it; it is not needed.
+    let mut buf = [0u8; 1024];
+    loop {
+        match tr.read(&sock, &mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                log::debug!("{peer}: TLS handshake for the 503: {e}");
+                return;
+            }
+        }
+        if tr.write_pending(&sock).is_err() {
+            return;
+        }
+        if !tr.is_handshaking() {
+            break;
+        }
+        let events = sys::POLLIN | if tr.wants_write() { sys::POLLOUT } else { 0 };
+        match wait(s, &sock, events, None, Some(deadline), true) {
+            Ok((Wait::Ready, _)) => {}
+            _ => {
+                log::debug!("{peer}: no TLS handshake in time for the 503");
+                return;
+            }
+        }
+    }
+    // (2) The 503, close_notify, and the write side shut down.
+    if write_response(s, &sock, &mut tr, &response(), deadline).is_err() {
+        return;
+    }
+    // (3) Drain until the client closes, or `LINGER`.
+    let until = Instant::now() + LINGER;
+    while discard_input(&sock) {
+        match wait(s, &sock, sys::POLLIN, None, Some(until), true) {
+            Ok((Wait::Ready, _)) => {}
+            _ => return,
+        }
+    }
+}
