@@ -64,9 +64,9 @@ bench-servers:
 soak:
 	hardening/run-soak.sh
 
-## fuzz: each cargo-fuzz target for $(FUZZ_SECONDS) seconds.
+## fuzz: every cargo-fuzz target (ws: frames, handshake, fragments; vm: parser) for $(FUZZ_SECONDS) s each.
 fuzz:
-	crates/ws/fuzz/run.sh $(FUZZ_SECONDS)
+	scripts/fuzz-all.sh $(FUZZ_SECONDS)
 
 fmt:
 	$(CARGO) fmt --all
