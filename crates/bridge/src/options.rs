@@ -53,8 +53,10 @@ pub struct Options {
     /// Idle time after which the server pings the peer. Default 30 s. `None` turns the
     /// heartbeat off (a silent dead peer is then only noticed by TCP).
     pub heartbeat_interval: Option<Duration>,
-    /// Time the peer has to answer a ping (any inbound byte counts) before the connection is
-    /// closed with 1011 and reported to `on_close` as 1006. Default 10 s.
+    /// Time the peer has to answer a ping before the connection is closed with 1011 and
+    /// reported to `on_close` as 1006. Default 10 s. Only a pong that echoes the ping's payload
+    /// answers it (RFC 6455 §5.5.3); other traffic postpones the next ping but does not answer
+    /// one already sent, so a peer that sends but never reads is still dropped.
     pub heartbeat_timeout: Duration,
     /// Time the peer has to answer our close frame before the socket is dropped. Default 5 s.
     pub close_timeout: Duration,
