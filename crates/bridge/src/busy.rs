@@ -130,11 +130,5 @@ fn answer_tls(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         return;
     }
     // (3) Drain until the client closes, or `LINGER`.
-    let until = Instant::now() + LINGER;
-    while discard_input(&sock) {
-        match wait(s, &sock, sys::POLLIN, None, Some(until), true) {
-            Ok((Wait::Ready, _)) => {}
-            _ => return,
-        }
-    }
+    crate::io::linger(s, &sock, Instant::now() + LINGER);
 }

@@ -25,7 +25,7 @@
 //!   reject, `finish` runs: the socket is released, the connection leaves every room and the
 //!   server's table, then `Closed` is posted (so `on_close` sees it out of every room).
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -461,7 +461,11 @@ fn finish(
         pid,
         Event::new(conn.clone(), EventKind::Closed { code, reason }, None),
     );
-    linger(s, sock);
+    linger(
+        s,
+        sock,
+        Instant::now() + s.opts.close_timeout.min(LINGER_MAX),
+    );
 }
 
 /// The longest a finished connection's thread discards late input before the socket is
@@ -471,23 +475,14 @@ const LINGER_MAX: Duration = Duration::from_secs(2);
 /// A lingering close. Our last frames are flushed and the write side is shut (FIN sent); if
 /// the socket were dropped now while the peer is still sending (a message over the limit,
 /// frames after a protocol error), the kernel would answer with a RST, and a RST makes the
-/// peer's kernel discard our close frame before the peer reads it. So read and discard until
-/// the peer's FIN, an error, a short deadline or the server's stop. Runs after `Closed` was
-/// posted: it delays nobody but this connection's own thread (which still holds its `live`
-/// slot, so `max_connections` counts lingering sockets too).
-fn linger(s: &ServerShared, sock: &TcpStream) {
-    let deadline = Instant::now() + s.opts.close_timeout.min(LINGER_MAX);
-    let mut buf = [0u8; 4096];
-    loop {
-        match (&*sock).read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => continue,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(_) => return,
-        }
-        // `stop()` cuts lingering short: it already waited its bounded time for the closes.
-        match wait(s, sock, sys::POLLIN, None, Some(deadline), true) {
+/// peer's kernel discard our close frame (or a 503) before the peer reads it. So read and
+/// discard until the peer's FIN, an error, `until` or the server's stop (`stop()` already
+/// waited its bounded time for the closes). Used after `Closed` was posted (it delays nobody
+/// but this connection's own thread, which still holds its `live` slot, so `max_connections`
+/// counts lingering sockets too) and after a TLS 503 (`busy.rs`).
+pub(crate) fn linger(s: &ServerShared, sock: &TcpStream, until: Instant) {
+    while crate::busy::discard_input(sock) {
+        match wait(s, sock, sys::POLLIN, None, Some(until), true) {
             Ok((Wait::Ready, _)) => {}
             _ => return,
         }
