@@ -3,8 +3,8 @@
 # bridge's echo example, release build. Fails unless every case is OK or INFORMATIONAL for
 # both `behavior` and `behaviorClose`. Called by `make conformance`.
 #
+# kosoku comes from the project's venv (scripts/venv.sh), shared with the Python clients.
 # Environment: CARGO (default cargo), CARGO_TARGET_DIR (default <repo>/target),
-# CONFORMANCE_VENV (default $CARGO_TARGET_DIR/conformance-venv),
 # CONFORMANCE_OUT (default $CARGO_TARGET_DIR/conformance-report).
 set -euo pipefail
 
@@ -12,13 +12,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 cargo=${CARGO:-cargo}
 target=${CARGO_TARGET_DIR:-$root/target}
-venv=${CONFORMANCE_VENV:-$target/conformance-venv}
 out=${CONFORMANCE_OUT:-$target/conformance-report}
 
-if [ ! -x "$venv/bin/kosoku" ]; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet kosoku
-fi
+venv_bin=$("$root/scripts/venv.sh")
 
 (cd "$root" && CARGO_TARGET_DIR="$target" "$cargo" build --quiet --release -p bridge --example echo)
 
@@ -42,7 +38,7 @@ for n in 1 2 3 4 5 6 7 9 10; do
     args+=(-i "$n.*")
 done
 set +e
-"$venv/bin/kosoku" "${args[@]}" -o "$out" "127.0.0.1:$port"
+"$venv_bin/kosoku" "${args[@]}" -o "$out" "127.0.0.1:$port"
 kosoku_rc=$?
 set -e
 
