@@ -4,6 +4,11 @@
 //! frame, and the buffer can be shared (`Arc<[u8]>`) by a broadcast that writes the same bytes to
 //! many sockets. Server frames are unmasked; client frames are masked with a fresh random key
 //! (RFC 6455 §5.3). Nothing here allocates more than the frame it encodes.
+//!
+//! A server that sends one frame to one socket can skip that copy: [`OutFrame`] keeps the header
+//! on the stack and writes header and payload with one vectored write.
+
+use std::io::{self, IoSlice, Write};
 
 /// Which side of the connection we are: decides masking in both directions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -230,39 +235,129 @@ unsafe fn mask_copy_avx2(dst: &mut [std::mem::MaybeUninit<u8>], src: &[u8], patt
     mask_copy(dst, src, pattern)
 }
 
+/// Writes a frame header (RFC 6455 §5.2) into `buf` and returns its length (2 to 14 bytes).
+fn write_header(
+    buf: &mut [u8; MAX_HEADER_LEN],
+    opcode: Opcode,
+    fin: bool,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) -> usize {
+    buf[0] = if fin { 0x80 } else { 0 } | opcode.to_u8();
+    let mbit = if mask.is_some() { 0x80 } else { 0 };
+    // RFC 6455 §5.2: 7-bit length up to 125, 126 + 16-bit length, 127 + 64-bit length.
+    let mut at = if len < 126 {
+        buf[1] = mbit | len as u8;
+        2
+    } else if len <= 0xFFFF {
+        buf[1] = mbit | 126;
+        buf[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
+    } else {
+        buf[1] = mbit | 127;
+        buf[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    if let Some(key) = mask {
+        buf[at..at + 4].copy_from_slice(&key);
+        at += 4;
+    }
+    at
+}
+
 /// Appends one frame to `out`: header and payload in one buffer. Client frames are masked with a
 /// fresh random key. Control-frame rules (≤ 125 bytes, FIN set) are the caller's; the crate's
 /// own callers never break them.
 pub fn encode_into(role: Role, opcode: Opcode, fin: bool, payload: &[u8], out: &mut Vec<u8>) {
-    let len = payload.len();
-    let masked = role == Role::Client;
-    let header =
-        2 + if len < 126 {
-            0
-        } else if len <= 0xFFFF {
-            2
-        } else {
-            8
-        } + if masked { 4 } else { 0 };
-    out.reserve(header + len);
-    out.push(if fin { 0x80 } else { 0 } | opcode.to_u8());
-    let mbit = if masked { 0x80 } else { 0 };
-    if len < 126 {
-        out.push(mbit | len as u8);
-    } else if len <= 0xFFFF {
-        out.push(mbit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mbit | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    if masked {
-        let key = random_mask();
-        out.extend_from_slice(&key);
+    // RFC 6455 §5.3: a client masks every frame with a fresh key; a server never masks.
+    let key = (role == Role::Client).then(random_mask);
+    let mut header = [0u8; MAX_HEADER_LEN];
+    let header_len = write_header(&mut header, opcode, fin, payload.len(), key);
+    out.reserve(header_len + payload.len());
+    out.extend_from_slice(&header[..header_len]);
+    match key {
         // Masking is an XOR, so the fused copy+unmask also masks.
-        extend_unmasked(out, payload, key, 0);
-    } else {
-        out.extend_from_slice(payload);
+        Some(key) => extend_unmasked(out, payload, key, 0),
+        None => out.extend_from_slice(payload),
+    }
+}
+
+/// One unmasked frame (the server role) to be written without copying its payload in user
+/// space: the header (2 to 10 bytes) is encoded on the stack, and [`OutFrame::write_to`] hands
+/// header and payload to the writer together as a vectored write (`writev(2)` on a
+/// `TcpStream`), so they go out in one system call in the common case. The payload is any
+/// `AsRef<[u8]>`: a borrowed slice, an owned `Vec<u8>`, or an `Arc<[u8]>` shared by every
+/// member of a broadcast (each member gets its own 2-10 header bytes and its own progress).
+///
+/// Writes are resumable: a partial write or an error such as `WouldBlock` keeps what was
+/// written, and the next `write_to` continues from there. Client frames must be masked, which
+/// needs a copy anyway: use [`encode_into`] for them. Control-frame rules (≤ 125 bytes, FIN set)
+/// are the caller's, as for [`encode_into`].
+///
+/// With a writer that does not implement `write_vectored` (its default writes only the first
+/// slice), header and payload go out in two writes; `TcpStream` and rustls' `Writer` implement
+/// it.
+#[derive(Debug, Clone)]
+pub struct OutFrame<P> {
+    header: [u8; MAX_HEADER_LEN],
+    header_len: u8,
+    payload: P,
+    /// Bytes of header + payload already written.
+    written: usize,
+}
+
+impl<P: AsRef<[u8]>> OutFrame<P> {
+    /// An unmasked frame carrying `payload`: `OutFrame::new(Opcode::Binary, true, &data[..])`.
+    pub fn new(opcode: Opcode, fin: bool, payload: P) -> Self {
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let header_len = write_header(&mut header, opcode, fin, payload.as_ref().len(), None);
+        OutFrame {
+            header,
+            header_len: header_len as u8,
+            payload,
+            written: 0,
+        }
+    }
+
+    /// The encoded header (what goes on the wire before the payload).
+    pub fn header(&self) -> &[u8] {
+        &self.header[..usize::from(self.header_len)]
+    }
+
+    /// Bytes of the frame (header and payload) not written yet; 0 once it is all out.
+    pub fn remaining(&self) -> usize {
+        usize::from(self.header_len) + self.payload.as_ref().len() - self.written
+    }
+
+    /// Writes the rest of the frame, with one `write_vectored` call per partial write, until
+    /// it is all written (`Ok`) or the writer fails. `Interrupted` is retried; any other error
+    /// (`WouldBlock` on a non-blocking socket) is returned with the progress kept, so calling
+    /// again continues where this call stopped. A writer that accepts 0 bytes gives
+    /// `WriteZero`.
+    pub fn write_to<W: Write + ?Sized>(&mut self, w: &mut W) -> io::Result<()> {
+        let header_len = usize::from(self.header_len);
+        loop {
+            let payload = self.payload.as_ref();
+            let result = if self.written < header_len {
+                let header = &self.header[self.written..header_len];
+                w.write_vectored(&[IoSlice::new(header), IoSlice::new(payload)])
+            } else if self.written - header_len < payload.len() {
+                w.write_vectored(&[IoSlice::new(&payload[self.written - header_len..])])
+            } else {
+                return Ok(());
+            };
+            match result {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The payload back (e.g. to reuse its buffer once the frame is written).
+    pub fn into_payload(self) -> P {
+        self.payload
     }
 }
 
@@ -434,5 +529,113 @@ mod tests {
         assert!(f[1] as usize <= 125);
         assert!(std::str::from_utf8(&f[4..]).is_ok());
         assert_eq!(encode_close(Role::Server, None, "ignored"), [0x88, 0x00]);
+    }
+
+    /// A writer that takes at most `max` bytes per call (over all slices), fails with
+    /// `WouldBlock` every `block_every`-th call and with `Interrupted` right after each one.
+    struct Trickle {
+        out: Vec<u8>,
+        max: usize,
+        calls: usize,
+        block_every: usize,
+        vectored_calls: usize,
+    }
+
+    impl Trickle {
+        fn new(max: usize, block_every: usize) -> Self {
+            Trickle {
+                out: Vec::new(),
+                max,
+                calls: 0,
+                block_every,
+                vectored_calls: 0,
+            }
+        }
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(buf)])
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.calls += 1;
+            if self.block_every > 0 && self.calls % self.block_every == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            if self.block_every > 0 && self.calls % self.block_every == 1 && self.calls > 1 {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            self.vectored_calls += 1;
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.max - n);
+                self.out.extend_from_slice(&b[..take]);
+                n += take;
+            }
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn out_frame_is_the_rfc_unmasked_hello_in_one_vectored_write() {
+        let mut f = OutFrame::new(Opcode::Text, true, b"Hello");
+        assert_eq!(f.header(), [0x81, 0x05]);
+        assert_eq!(f.remaining(), 7);
+        let mut w = Trickle::new(usize::MAX, 0);
+        f.write_to(&mut w).unwrap();
+        assert_eq!(w.out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        assert_eq!(w.vectored_calls, 1, "header and payload in one write");
+        assert_eq!(f.remaining(), 0);
+        // Written already: nothing more goes out.
+        f.write_to(&mut w).unwrap();
+        assert_eq!(w.out.len(), 7);
+        assert_eq!(f.into_payload(), b"Hello");
+    }
+
+    #[test]
+    fn out_frame_matches_encode_at_every_length_encoding() {
+        for len in [0, 1, 125, 126, 65535, 65536, 70000] {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+            let mut f = OutFrame::new(Opcode::Binary, false, &payload[..]);
+            let mut w = Trickle::new(usize::MAX, 0);
+            f.write_to(&mut w).unwrap();
+            let mut want = Vec::new();
+            encode_into(Role::Server, Opcode::Binary, false, &payload, &mut want);
+            assert_eq!(w.out, want, "len {len}");
+            assert_eq!(f.header(), &want[..f.header().len()]);
+        }
+    }
+
+    #[test]
+    fn out_frame_resumes_after_partial_writes_would_block_and_interrupts() {
+        let payload: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        let want = encode(Role::Server, Opcode::Binary, &payload);
+        for max in [1, 2, 3, 5, 64, 299] {
+            let mut f = OutFrame::new(Opcode::Binary, true, payload.clone());
+            let mut w = Trickle::new(max, 3);
+            let mut would_block = 0;
+            loop {
+                match f.write_to(&mut w) {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => would_block += 1,
+                    Err(e) => panic!("{e}"),
+                }
+                assert!(would_block < 10_000);
+            }
+            assert_eq!(w.out, want, "max {max}");
+            assert_eq!(f.remaining(), 0);
+        }
+    }
+
+    #[test]
+    fn out_frame_to_a_writer_that_takes_nothing_is_write_zero() {
+        let mut f = OutFrame::new(Opcode::Binary, true, [1u8, 2, 3]);
+        let mut w = Trickle::new(0, 0);
+        let e = f.write_to(&mut w).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WriteZero);
+        assert_eq!(f.remaining(), 5);
     }
 }

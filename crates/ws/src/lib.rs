@@ -6,7 +6,8 @@
 //!   [`FragmentState`] (reassembly + incremental UTF-8); [`HeartbeatState`] (when to ping,
 //!   when to give up).
 //! * Encoding: [`encode`] / [`encode_into`] / [`encode_close`] produce one buffer per frame,
-//!   ready to share (`Arc<[u8]>`) across a broadcast.
+//!   ready to share (`Arc<[u8]>`) across a broadcast; [`OutFrame`] writes a server frame's
+//!   header and payload with one vectored write, without copying the payload.
 //! * Transport: [`WsStream`] (plain TCP or rustls) with `Read`/`Write` for `&WsStream`, so one
 //!   reader and several writers share it without waiting on each other; TLS configs from PEM.
 //! * A small blocking [`Client`] ([`connect`]).
@@ -31,7 +32,7 @@ pub use config::Config;
 pub use connection::{CloseState, Connection, Event, Progress};
 pub use error::Error;
 pub use fragment::FragmentState;
-pub use frame::{apply_mask, encode, encode_close, encode_into, Opcode, Role};
+pub use frame::{apply_mask, encode, encode_close, encode_into, Opcode, OutFrame, Role};
 pub use handshake::{accept_key, HandshakeStatus, Request, Response, ServerHandshake};
 pub use heartbeat::{HeartbeatAction, HeartbeatState};
 pub use stream::{TlsStream, WsStream};

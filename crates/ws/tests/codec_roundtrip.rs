@@ -1,8 +1,42 @@
 //! Property tests: any payload, any fragmentation, any read chunking round-trips through
-//! `encode_into` and `Connection::feed`, in both roles, with pings interleaved.
+//! `encode_into` and `Connection::feed`, in both roles, with pings interleaved; and server
+//! frames written by `OutFrame` through a writer that takes any number of bytes per call.
+
+use std::io::{self, IoSlice, Write};
 
 use proptest::prelude::*;
-use ws::{encode_into, Config, Connection, Event, Opcode, Role};
+use ws::{encode_into, Config, Connection, Event, Opcode, OutFrame, Role};
+
+/// A non-blocking "socket" that takes the given numbers of bytes per call (cycled; 0 means
+/// `WouldBlock`), across all the slices of a vectored write, as `writev` may.
+struct Choppy<'a> {
+    out: Vec<u8>,
+    takes: &'a [usize],
+    call: usize,
+}
+
+impl Write for Choppy<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let max = self.takes[self.call % self.takes.len()];
+        self.call += 1;
+        if max == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut n = 0;
+        for b in bufs {
+            let take = b.len().min(max - n);
+            self.out.extend_from_slice(&b[..take]);
+            n += take;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Feeds `data` in chunks of the given sizes (cycled), collecting events.
 fn feed_chunked(
@@ -125,6 +159,42 @@ proptest! {
         let events = feed_chunked(&mut conn, &wire, &chunks).unwrap();
         let want: Vec<Event> = msgs.into_iter().map(Event::Binary).collect();
         prop_assert_eq!(events, want);
+    }
+
+    /// `OutFrame` writes exactly what `encode_into` encodes (server role), whatever the writer
+    /// takes per call and however often it says `WouldBlock`, and a client decodes it, fed in
+    /// any chunking.
+    #[test]
+    fn out_frame_round_trip_through_partial_writes(
+        msgs in prop::collection::vec((prop::collection::vec(any::<u8>(), 0..70_000), any::<bool>()), 1..4),
+        takes in prop::collection::vec(0usize..20_000, 1..6),
+        chunks in prop::collection::vec(1usize..5000, 1..8),
+    ) {
+        let takes: Vec<usize> = if takes.iter().all(|t| *t == 0) { vec![1] } else { takes };
+        let mut sock = Choppy { out: Vec::new(), takes: &takes, call: 0 };
+        let mut want_wire = Vec::new();
+        let mut want_events = Vec::new();
+        for (payload, fin) in &msgs {
+            // A non-final binary frame followed by an empty final continuation.
+            let mut f = OutFrame::new(Opcode::Binary, *fin, &payload[..]);
+            encode_into(Role::Server, Opcode::Binary, *fin, payload, &mut want_wire);
+            let mut tries = 0;
+            while let Err(e) = f.write_to(&mut sock) {
+                prop_assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+                tries += 1;
+                prop_assert!(tries < 1_000_000);
+            }
+            prop_assert_eq!(f.remaining(), 0);
+            if !*fin {
+                let mut end = OutFrame::new(Opcode::Continuation, true, Vec::new());
+                while end.write_to(&mut sock).is_err() {}
+                encode_into(Role::Server, Opcode::Continuation, true, &[], &mut want_wire);
+            }
+            want_events.push(Event::Binary(payload.clone()));
+        }
+        prop_assert_eq!(&sock.out, &want_wire);
+        let mut conn = Connection::new(Role::Client, &Config::default());
+        prop_assert_eq!(feed_chunked(&mut conn, &sock.out, &chunks).unwrap(), want_events);
     }
 
     /// Hostile input never panics, and whatever happens, the buffered message stays within
