@@ -2,7 +2,7 @@
 //!
 //! Invariants:
 //! - One thread per accepted socket (named `tern-ws-io`, small stack), never a scheduler
-//!   worker. It owns the socket's reading side, the `ws::Connection` protocol state, the
+//!   worker; once its socket is finished it may wait for the next one (`pool.rs`). It owns the socket's reading side, the `ws::Connection` protocol state, the
 //!   heartbeat and (for TLS) the TLS session. The socket is NON-BLOCKING; the thread waits
 //!   only in `poll(2)`, on the socket and the connection's wake fd, with the timeout set to
 //!   the next real deadline (handshake, heartbeat, close). An idle connection wakes only for
@@ -53,9 +53,13 @@ const READ_TURN: usize = 256 * 1024;
 /// Smallest stack for a TLS connection thread (the TLS handshake runs deeper).
 const TLS_MIN_STACK: usize = 256 * 1024;
 
-/// Starts the I/O thread of an accepted socket. The caller has taken a `live` slot; the
-/// thread gives it back when it ends.
+/// Starts serving an accepted socket: on a spare thread if one waits (see `pool.rs`), else on
+/// a new thread. The caller has taken a `live` slot; the thread gives it back when the
+/// socket is finished.
 pub(crate) fn start(s: Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> io::Result<()> {
+    let Err((sock, peer)) = s.pool.hand_over(sock, peer) else {
+        return Ok(());
+    };
     let stack = if s.tls.is_some() {
         s.opts.io_thread_stack.max(TLS_MIN_STACK)
     } else {
@@ -65,10 +69,16 @@ pub(crate) fn start(s: Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> 
         .name("tern-ws-io".into())
         .stack_size(stack)
         .spawn(move || {
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(&s, sock, peer))) {
-                log::error!("connection thread for {peer} panicked: {}", panic_text(&*p));
+            let mut job = Some((sock, peer));
+            while let Some((sock, peer)) = job {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(&s, sock, peer))) {
+                    log::error!("connection thread for {peer} panicked: {}", panic_text(&*p));
+                }
+                s.thread_done();
+                // A spare thread holds no more stack than an idle connection's.
+                sys::trim_stack();
+                job = s.pool.next();
             }
-            s.thread_done();
         })?;
     Ok(())
 }
@@ -129,11 +139,34 @@ pub(crate) fn wait(
     ))
 }
 
+/// Serves one accepted socket: the handshake, then the open connection. Two frames that are
+/// never inlined into each other, so the stack an idle connection waits on holds only the
+/// open loop's (the handshake's locals are gone; see `sys::trim_stack`).
 fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
+    if let Some(o) = handshake(s, sock, peer) {
+        serve_open(s, o);
+    }
+}
+
+/// What the handshake hands to the open loop.
+struct Opened {
+    conn: Conn,
+    pid: scheduler::Pid,
+    sock: Arc<TcpStream>,
+    tr: Transport,
+    cfg: ws::Config,
+    /// Bytes that followed the upgrade request in the same read (an early first frame).
+    rest: Vec<u8>,
+}
+
+/// Reads the upgrade request, lets the actor decide, answers refusals. `Some` once the
+/// connection is open.
+#[inline(never)]
+fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option<Opened> {
     let deadline = Instant::now() + s.opts.handshake_timeout;
     if let Err(e) = sock.set_nonblocking(true) {
         log::debug!("{peer}: set_nonblocking: {e}");
-        return;
+        return None;
     }
     let _ = sock.set_nodelay(true);
     let mut tr = match &s.tls {
@@ -142,14 +175,12 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
             Ok(c) => Transport::Tls(Box::new(c)),
             Err(e) => {
                 log::warn!("{peer}: TLS session: {e}");
-                return;
+                return None;
             }
         },
     };
     let cfg = ws_config(&s.opts);
-    let Some(mut req) = read_request(s, &sock, &mut tr, &cfg, peer, deadline) else {
-        return;
-    };
+    let mut req = read_request(s, &sock, &mut tr, &cfg, peer, deadline)?;
 
     let mut path = req.path().to_string();
     if let Some(q) = req.query() {
@@ -172,7 +203,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
                 log::warn!("{peer}: cannot create an eventfd ({e}); answering 503 ({n} more since the last such line)");
             }
             let _ = write_response(s, &sock, &mut tr, &crate::busy::response(), deadline);
-            return;
+            return None;
         }
     };
     let conn = Conn::new(
@@ -203,7 +234,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
             s.unregister(conn.id());
             let resp = Response::reject(500, "Internal Server Error");
             let _ = write_response(s, &sock, &mut tr, &resp, deadline);
-            return;
+            return None;
         }
     };
     conn.set_pid(pid);
@@ -263,11 +294,34 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
                 end_unaccepted(s, &conn, pid, true);
             }
         }
-        return;
+        return None;
     }
     let rest = req.take_rest();
     drop(req); // its copy of the headers lives in the `Conn`; keep one per connection
-    let mut lp = Loop {
+    Some(Opened {
+        conn,
+        pid,
+        sock,
+        tr,
+        cfg,
+        rest,
+    })
+}
+
+/// The open connection until it ends, then `finish`.
+#[inline(never)]
+fn serve_open(s: &Arc<ServerShared>, o: Opened) {
+    let Opened {
+        conn,
+        pid,
+        sock,
+        tr,
+        cfg,
+        rest,
+    } = o;
+    // Boxed: the loop's state is the largest thing an idle connection keeps, and on the
+    // heap it does not push the wait's stack frames onto another page.
+    let mut lp = Box::new(Loop {
         s,
         conn: &conn,
         sock: &sock,
@@ -286,7 +340,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         deferred: None,
         stash: Vec::new(),
         sock_hup: false,
-    };
+    });
     let (code, reason) = lp.run(&rest);
     finish(s, &conn, pid, &sock, &mut lp.tr, code, reason);
 }
@@ -519,6 +573,7 @@ struct Loop<'a> {
 impl Loop<'_> {
     /// Runs until the connection is over; returns the code and reason for `on_close`.
     fn run(&mut self, rest: &[u8]) -> (u16, String) {
+        let mut trimmed = false;
         if !rest.is_empty() {
             self.feed(rest);
         }
@@ -557,6 +612,12 @@ impl Loop<'_> {
                 events = -1;
             }
             let deadline = self.deadline();
+            if !trimmed {
+                // First wait: the handshake's deeper calls are over; an idle connection keeps
+                // only the pages of this depth.
+                sys::trim_stack();
+                trimmed = true;
+            }
             match wait(
                 self.s,
                 self.sock,
@@ -846,6 +907,9 @@ impl Loop<'_> {
         }
         match hb.on_deadline(now) {
             HeartbeatAction::SendPing(p) => {
+                // Idle for a whole interval: give back the stack pages that handling
+                // earlier messages touched.
+                sys::trim_stack();
                 if let Ok(frame) = self.ws.encode_ping(&p) {
                     let mut out = self.conn.inner.lock_out();
                     let _ = out.q.push(Chunk::Owned(frame), None::<&mut &TcpStream>);

@@ -27,7 +27,8 @@
 //! - `options`: [`Options`], every limit with its default. `error`: [`Error`].
 //! - `server`: the listener, the accept thread, [`Server::stop`], the registry of servers;
 //!   `busy`: the 503 to a client over `max_connections` (plain or TLS).
-//! - `io`: the per-connection I/O thread; `transport`: plain/TLS over a non-blocking socket;
+//! - `io`: the per-connection I/O thread; `pool`: spare I/O threads reused for new sockets;
+//!   `transport`: plain/TLS over a non-blocking socket;
 //!   `outbound`: the bounded queue of encoded frames; `sys`: `poll(2)` and `eventfd(2)`;
 //!   `bufpool`: read buffers lent only while reading; `batch`: one write per connection per
 //!   read on I/O threads; `ratelimit`: log lines an attacker can
@@ -53,6 +54,7 @@ mod handler;
 mod io;
 mod options;
 mod outbound;
+mod pool;
 mod ratelimit;
 mod rooms;
 mod server;

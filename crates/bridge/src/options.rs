@@ -75,6 +75,13 @@ pub struct Options {
     /// Saves a thread hand-off per message. Default true. Turn it off for handlers that block
     /// or need a deep stack.
     pub run_actor_on_io_thread: bool,
+    /// I/O threads that, once their connection is finished, wait for the next accepted
+    /// socket instead of exiting, at most. Default 64: under connection churn a thread is
+    /// reused instead of created and ended per connection (each one still serves one socket
+    /// at a time). A waiting thread holds its few touched stack pages. 0 turns reuse off.
+    pub spare_io_threads: usize,
+    /// How long a spare I/O thread waits for a socket before it exits. Default 10 s.
+    pub spare_io_thread_timeout: Duration,
 }
 
 impl Default for Options {
@@ -95,6 +102,8 @@ impl Default for Options {
             stop_timeout: Duration::from_secs(5),
             io_thread_stack: 256 * 1024,
             run_actor_on_io_thread: true,
+            spare_io_threads: 64,
+            spare_io_thread_timeout: Duration::from_secs(10),
         }
     }
 }

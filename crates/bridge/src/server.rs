@@ -64,6 +64,8 @@ pub(crate) struct ServerShared {
     pub(crate) stopping: AtomicBool,
     stop_wake: EventFd,
     pub(crate) watcher: Pid,
+    /// Spare I/O threads (`pool.rs`).
+    pub(crate) pool: crate::pool::Pool,
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -250,6 +252,7 @@ pub fn serve_with(
         source,
     })?;
     let watcher = watch::spawn_watcher(rt);
+    let pool = crate::pool::Pool::new(opts.spare_io_threads, opts.spare_io_thread_timeout);
     let shared = Arc::new(ServerShared {
         opts,
         rooms: Rooms::new(),
@@ -265,6 +268,7 @@ pub fn serve_with(
         stopping: AtomicBool::new(false),
         stop_wake,
         watcher,
+        pool,
     });
     let s2 = shared.clone();
     let handle = std::thread::Builder::new()
@@ -325,6 +329,8 @@ impl Server {
         if let Some(h) = lock(&self.accept).take() {
             let _ = h.join();
         }
+        // No more hand-overs: spare threads end, busy ones end after their socket.
+        s.pool.close();
         // (2) 1001 to everyone.
         for c in self.connections() {
             let _ = c.close(1001, "server shutting down");

@@ -51,12 +51,70 @@ fn nothing_leaks_per_connection() {
         fd0,
         fds()
     );
+    // Finished I/O threads may wait for the next socket (at most `spare_io_threads`)...
+    let spare = opts().spare_io_threads;
     assert!(
-        eventually(|| threads() <= th0),
+        eventually(|| threads() <= th0 + spare),
         "threads: {} before, {} after",
         th0,
         threads()
     );
     server.stop();
+    // ...and end when the server stops.
+    assert!(
+        eventually(|| threads() <= th0),
+        "threads: {} before, {} after stop",
+        th0,
+        threads()
+    );
     rt.shutdown();
+}
+
+/// A connection's messages are handled on its I/O thread (`run_actor_on_io_thread`), so the
+/// handler sees which thread served each connection: sequential connections reuse a few
+/// threads instead of one new thread each, and with `spare_io_threads: 0` they do not.
+#[test]
+fn finished_io_threads_serve_the_next_sockets() {
+    #[derive(Clone)]
+    struct Where(std::sync::Arc<std::sync::Mutex<Vec<std::thread::ThreadId>>>);
+    impl bridge::Handler for Where {
+        fn on_message(&mut self, conn: &bridge::Conn, msg: bridge::Data) {
+            self.0.lock().unwrap().push(std::thread::current().id());
+            let _ = conn.send_payload(msg.as_payload());
+        }
+    }
+    let distinct = |spare: usize| {
+        let rt = rt();
+        let seen = Where(Default::default());
+        let o = bridge::Options {
+            spare_io_threads: spare,
+            ..opts()
+        };
+        let server = bridge::serve(&rt, seen.clone(), 0, o).unwrap();
+        for i in 0..40 {
+            let mut c = connect(server.port(), "/");
+            c.send(Message::text(format!("m{i}"))).unwrap();
+            assert_eq!(recv(&mut c), Message::text(format!("m{i}")));
+            c.close(None).unwrap();
+            let _ = recv_close(&mut c);
+            drop(c);
+            // The next connection comes once this one's thread is free again.
+            assert!(eventually(|| server.connection_count() == 0));
+        }
+        server.stop();
+        rt.shutdown();
+        let mut ids = seen.0.lock().unwrap().clone();
+        assert_eq!(ids.len(), 40);
+        ids.sort_by_key(|t| format!("{t:?}"));
+        ids.dedup();
+        ids.len()
+    };
+    let reused = distinct(64);
+    // Loose: a socket that arrives before the last thread is back in the pool gets a new one.
+    assert!(reused < 20, "40 connections ran on {reused} threads");
+    assert_eq!(
+        distinct(0),
+        40,
+        "without spares every connection has a new thread"
+    );
 }
