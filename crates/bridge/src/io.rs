@@ -50,6 +50,9 @@ use crate::watch::WatchMsg;
 
 /// Bytes read per loop turn at most, so queued output gets its turn.
 const READ_TURN: usize = 256 * 1024;
+/// How long after opening a connection its thread gives back the stack pages the handshake
+/// touched (one `madvise`; later, at each heartbeat ping).
+const TRIM_IDLE_STACK_AFTER: Duration = Duration::from_secs(2);
 /// Smallest stack for a TLS connection thread (the TLS handshake runs deeper).
 const TLS_MIN_STACK: usize = 256 * 1024;
 
@@ -75,8 +78,6 @@ pub(crate) fn start(s: Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> 
                     log::error!("connection thread for {peer} panicked: {}", panic_text(&*p));
                 }
                 s.thread_done();
-                // A spare thread holds no more stack than an idle connection's.
-                sys::trim_stack();
                 job = s.pool.next();
             }
         })?;
@@ -340,6 +341,8 @@ fn serve_open(s: &Arc<ServerShared>, o: Opened) {
         deferred: None,
         stash: Vec::new(),
         sock_hup: false,
+        trim_at: Some(Instant::now() + TRIM_IDLE_STACK_AFTER),
+        trim_now: false,
     });
     let (code, reason) = lp.run(&rest);
     finish(s, &conn, pid, &sock, &mut lp.tr, code, reason);
@@ -568,12 +571,18 @@ struct Loop<'a> {
     stash: Vec<u8>,
     /// The socket reported an error or hang-up (the next read or write will say which).
     sock_hup: bool,
+    /// When to give back the stack pages the handshake touched (`sys::trim_stack`), once.
+    /// Not at once: `madvise` costs a TLB shoot-down on the other CPUs, which short
+    /// connections should not pay.
+    trim_at: Option<Instant>,
+    /// Trim the stack before the next wait (from the loop's own frame, the shallowest point
+    /// of an open connection, so that only the pages the wait needs stay).
+    trim_now: bool,
 }
 
 impl Loop<'_> {
     /// Runs until the connection is over; returns the code and reason for `on_close`.
     fn run(&mut self, rest: &[u8]) -> (u16, String) {
-        let mut trimmed = false;
         if !rest.is_empty() {
             self.feed(rest);
         }
@@ -612,11 +621,8 @@ impl Loop<'_> {
                 events = -1;
             }
             let deadline = self.deadline();
-            if !trimmed {
-                // First wait: the handshake's deeper calls are over; an idle connection keeps
-                // only the pages of this depth.
+            if std::mem::take(&mut self.trim_now) {
                 sys::trim_stack();
-                trimmed = true;
             }
             match wait(
                 self.s,
@@ -871,6 +877,10 @@ impl Loop<'_> {
 
     fn timers(&mut self) {
         let now = Instant::now();
+        if self.trim_at.is_some_and(|t| now >= t) {
+            self.trim_at = None;
+            self.trim_now = true;
+        }
         if self.ws.is_closed() && self.deferred.is_none() {
             let until = *self
                 .linger_until
@@ -909,7 +919,7 @@ impl Loop<'_> {
             HeartbeatAction::SendPing(p) => {
                 // Idle for a whole interval: give back the stack pages that handling
                 // earlier messages touched.
-                sys::trim_stack();
+                self.trim_now = true;
                 if let Ok(frame) = self.ws.encode_ping(&p) {
                     let mut out = self.conn.inner.lock_out();
                     let _ = out.q.push(Chunk::Owned(frame), None::<&mut &TcpStream>);
@@ -972,7 +982,11 @@ impl Loop<'_> {
             return Some(deadline);
         }
         if self.ws.close_state() == CloseState::Open {
-            return self.hb.as_ref().map(HeartbeatState::next_deadline);
+            let hb = self.hb.as_ref().map(HeartbeatState::next_deadline);
+            return match (hb, self.trim_at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
         // Closed, flushing the last frames: bounded by the close timeout too.
         self.linger_until

@@ -128,7 +128,9 @@ pub(crate) fn poll(fds: &mut [PollFd], deadline: Option<Instant>) -> io::Result<
 /// Gives the kernel back the pages of the calling thread's stack below the current stack
 /// pointer, which deeper calls touched earlier: an idle connection's thread then holds only
 /// the pages its wait needs. The pages read as zeros when touched again. A no-op where the
-/// stack bounds or the stack pointer are unknown.
+/// stack bounds or the stack pointer are unknown. Inlined, so that the stack pointer it
+/// reads is its caller's.
+#[inline(always)]
 pub(crate) fn trim_stack() {
     const PAGE: usize = 4096;
     /// Kept below the stack pointer: the return address of the `madvise` call (libc's
