@@ -51,8 +51,10 @@ use crate::watch::WatchMsg;
 /// Bytes read per loop turn at most, so queued output gets its turn.
 const READ_TURN: usize = 256 * 1024;
 /// How long after opening a connection its thread gives back the stack pages the handshake
-/// touched (one `madvise`; later, at each heartbeat ping).
-const TRIM_IDLE_STACK_AFTER: Duration = Duration::from_secs(2);
+/// and its first messages touched (one `madvise`; later, at each heartbeat ping). Short
+/// connections (connect, a message, close) end before it and never pay the `madvise`; a
+/// connection still open by then is likely to stay open, and stops holding the pages early.
+const TRIM_IDLE_STACK_AFTER: Duration = Duration::from_millis(100);
 /// Smallest stack for a TLS connection thread (the TLS handshake runs deeper).
 const TLS_MIN_STACK: usize = 256 * 1024;
 
