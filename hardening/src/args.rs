@@ -27,6 +27,9 @@ impl Default for ServerArgs {
             opts: bridge::Options {
                 bind_addr: "127.0.0.1".parse().expect("literal address"),
                 stop_timeout: Duration::from_secs(2),
+                // Spare I/O threads exit soon, so the suites can still check that the
+                // server's thread count returns to its baseline after an attack.
+                spare_io_thread_timeout: Duration::from_millis(500),
                 ..Default::default()
             },
             workers: 2,
@@ -62,6 +65,7 @@ impl ServerArgs {
             format!("heartbeat_timeout_ms={}", ms(o.heartbeat_timeout)),
             format!("close_ms={}", ms(o.close_timeout)),
             format!("stop_ms={}", ms(o.stop_timeout)),
+            format!("spare_ms={}", ms(o.spare_io_thread_timeout)),
         ];
         if let Some((c, k)) = &self.tls {
             v.push(format!("tls_cert={}", c.display()));
@@ -103,6 +107,7 @@ impl ServerArgs {
                 "heartbeat_timeout_ms" => o.heartbeat_timeout = Duration::from_millis(num()?),
                 "close_ms" => o.close_timeout = Duration::from_millis(num()?),
                 "stop_ms" => o.stop_timeout = Duration::from_millis(num()?),
+                "spare_ms" => o.spare_io_thread_timeout = Duration::from_millis(num()?),
                 "tls_cert" => cert = Some(PathBuf::from(v)),
                 "tls_key" => key = Some(PathBuf::from(v)),
                 _ => return Err(format!("unknown option {k:?}")),
@@ -132,7 +137,9 @@ mod tests {
         a.opts.max_connections = 7;
         a.opts.heartbeat_interval = None;
         a.opts.handshake_timeout = Duration::from_millis(1500);
+        a.opts.spare_io_thread_timeout = Duration::from_millis(250);
         let b = ServerArgs::parse(&a.to_args()).unwrap();
+        assert_eq!(b.opts.spare_io_thread_timeout, Duration::from_millis(250));
         assert_eq!(b.opts.max_connections, 7);
         assert_eq!(b.opts.heartbeat_interval, None);
         assert_eq!(b.opts.handshake_timeout, Duration::from_millis(1500));
