@@ -2,11 +2,12 @@
 //!
 //! Invariants:
 //! - One thread per accepted socket (named `tern-ws-io`, small stack), never a scheduler
-//!   worker; once its socket is finished it may wait for the next one (`pool.rs`). It owns the socket's reading side, the `ws::Connection` protocol state, the
-//!   heartbeat and (for TLS) the TLS session. The socket is NON-BLOCKING; the thread waits
-//!   only in `poll(2)`, on the socket and the connection's wake fd, with the timeout set to
-//!   the next real deadline (handshake, heartbeat, close). An idle connection wakes only for
-//!   its heartbeat.
+//!   worker; once its socket is finished it may wait for the next one (`pool.rs`). It owns
+//!   the socket's reading side, the `ws::Connection` protocol state, the heartbeat and (for
+//!   TLS) the TLS session. The socket is NON-BLOCKING; the thread waits only in `poll(2)`, on
+//!   the socket and the connection's wake fd, with the timeout set to the next real deadline
+//!   (handshake, heartbeat, close). An idle connection wakes only for its heartbeat (and once,
+//!   `TRIM_IDLE_STACK_AFTER` after opening, to give back stack pages: `sys::trim_stack`).
 //! - Other threads never touch the protocol state: they queue frames (see `conn.rs`) and, to
 //!   close, set `Out::close_req` and wake this thread, which runs the close through
 //!   `ws::Connection` and queues the close frame last.
