@@ -24,15 +24,9 @@ struct Certs {
 }
 
 fn certs(name: &str) -> Certs {
-    let dir = std::env::temp_dir().join(format!("bridge-tls503-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert_pem = ck.cert.pem();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, &cert_pem).unwrap();
-    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
-    let client = ws::client_config_from_pem(cert_pem.as_bytes()).unwrap();
+    let dir = temp_dir(&format!("503-{name}"));
+    let (cert, key, cert_pem) = cert_files(&dir);
+    let client = ws::client_config_from_pem(&cert_pem).unwrap();
     Certs {
         dir,
         cert,

@@ -268,3 +268,22 @@ pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// A fresh directory for one test's files (per test name and process).
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("bridge-tls-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A self-signed certificate for `localhost` and its key, written to `dir` as PEM files:
+/// (cert path, key path, cert PEM).
+pub fn cert_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_pem = ck.cert.pem();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, &cert_pem).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key, cert_pem.into_bytes())
+}
