@@ -30,6 +30,21 @@ pub enum Item {
     Expr(Expr),
 }
 
+impl Item {
+    /// Splits REPL input into its function clauses and its expressions, each in input order.
+    pub fn split(items: Vec<Item>) -> (Vec<FnClause>, Vec<Expr>) {
+        let mut fns = Vec::new();
+        let mut exprs = Vec::new();
+        for item in items {
+            match item {
+                Item::Fn(f) => fns.push(f),
+                Item::Expr(e) => exprs.push(e),
+            }
+        }
+        (fns, exprs)
+    }
+}
+
 /// One clause of a named function or an anonymous function.
 #[derive(Clone, Debug)]
 pub struct FnClause {

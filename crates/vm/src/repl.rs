@@ -168,14 +168,7 @@ impl Repl {
             // Only comments: nothing to evaluate, nothing to print (like an empty line).
             return ReplOutput::Nothing;
         }
-        let mut fns = Vec::new();
-        let mut exprs = Vec::new();
-        for item in items {
-            match item {
-                Item::Fn(f) => fns.push(f),
-                Item::Expr(e) => exprs.push(e),
-            }
-        }
+        let (fns, exprs) = Item::split(items);
         let mut out = Vec::new();
         let recent = std::mem::take(&mut self.recent);
         if !fns.is_empty() {

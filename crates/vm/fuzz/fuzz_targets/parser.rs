@@ -54,14 +54,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(items) = items else {
         return;
     };
-    let mut fns = Vec::new();
-    let mut exprs = Vec::new();
-    for item in items {
-        match item {
-            Item::Fn(f) => fns.push(f),
-            Item::Expr(e) => exprs.push(e),
-        }
-    }
+    let (fns, exprs) = Item::split(items);
     let prog = match vm::prelude().define(fns, "fuzz.tern") {
         Ok(p) => p,
         Err(e) => return check(&e),
