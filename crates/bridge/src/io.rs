@@ -315,26 +315,18 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
 /// The open connection until it ends, then `finish`.
 #[inline(never)]
 fn serve_open(s: &Arc<ServerShared>, o: Opened) {
-    let Opened {
-        conn,
-        pid,
-        sock,
-        tr,
-        cfg,
-        rest,
-    } = o;
     // Boxed: the loop's state is the largest thing an idle connection keeps, and on the
     // heap it does not push the wait's stack frames onto another page.
     let mut lp = Box::new(Loop {
         s,
-        conn: &conn,
-        sock: &sock,
-        tr,
-        ws: Connection::new(Role::Server, &cfg),
+        conn: &o.conn,
+        sock: &o.sock,
+        tr: o.tr,
+        ws: Connection::new(Role::Server, &o.cfg),
         hb: s
             .opts
             .heartbeat_interval
-            .map(|_| HeartbeatState::new(&cfg, Instant::now())),
+            .map(|_| HeartbeatState::new(&o.cfg, Instant::now())),
         ended: None,
         peer_close: None,
         read_eof: false,
@@ -347,8 +339,8 @@ fn serve_open(s: &Arc<ServerShared>, o: Opened) {
         trim_at: Some(Instant::now() + TRIM_IDLE_STACK_AFTER),
         trim_now: false,
     });
-    let (code, reason) = lp.run(&rest);
-    finish(s, &conn, pid, &sock, &mut lp.tr, code, reason);
+    let (code, reason) = lp.run(&o.rest);
+    finish(s, &o.conn, o.pid, &o.sock, &mut lp.tr, code, reason);
 }
 
 /// Reads and parses the upgrade request (and runs the TLS handshake) until `deadline`.
