@@ -440,4 +440,10 @@ impl Runtime {
     pub fn pending_timers(&self) -> usize {
         self.shared.timers.len()
     }
+
+    /// How many times a parked worker has been woken to look for work, since the runtime
+    /// started (for diagnostics and tests: each wake-up is a context switch).
+    pub fn worker_wakeups(&self) -> usize {
+        self.shared.queues.wakeups()
+    }
 }

@@ -27,7 +27,9 @@
 //! (`num_searching > 0`), pushers skip the wake-up, so a burst of pushes wakes one worker,
 //! not one per push, and a producer/consumer pair on two workers does not pay a system call
 //! per task. A searcher that finds work and was the last one wakes the next idle worker, if
-//! any, to look in its place.
+//! any, to look in its place, but only if a task is still queued after the one it took
+//! (pushers skipped their wake-ups while it searched; an empty queue means they had nothing
+//! to announce). So one message to an idle runtime wakes one worker, not a chain of two.
 //!
 //! Who may block: workers block only in `Parker::park` when no task is queued anywhere, and
 //! briefly on the queue mutexes. `resume` must not block. Locks are never nested here
@@ -206,6 +208,8 @@ pub(crate) struct Queues {
     num_idle: AtomicUsize,
     num_searching: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
+    /// Parked workers woken by `notify_idle` so far (for tests and diagnostics).
+    wakeups: AtomicUsize,
 }
 
 impl Queues {
@@ -221,6 +225,7 @@ impl Queues {
             num_idle: AtomicUsize::new(0),
             num_searching: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
+            wakeups: AtomicUsize::new(0),
         }
     }
 
@@ -295,14 +300,27 @@ impl Queues {
             w
         };
         if let Some(w) = woken {
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
             self.locals[w].parker.unpark();
         }
     }
 
+    /// Called by a searcher that found a task. The last searcher wakes the next idle worker
+    /// only if tasks are still queued: a pusher that skipped its wake-up because we were
+    /// searching had pushed before its fence, and that fence precedes ours (it read our
+    /// count before our decrement), so `has_work` after our fence sees its task.
     fn end_search(&self) {
         if self.num_searching.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.notify_idle();
+            fence(Ordering::SeqCst);
+            if self.has_work() {
+                self.notify_idle();
+            }
         }
+    }
+
+    /// How many parked workers `notify_idle` has woken so far.
+    pub(crate) fn wakeups(&self) -> usize {
+        self.wakeups.load(Ordering::Relaxed)
     }
 
     fn has_work(&self) -> bool {

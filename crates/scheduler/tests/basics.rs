@@ -249,3 +249,33 @@ fn try_send_hands_the_message_back_when_the_pid_is_dead() {
     assert_eq!(back.downcast::<u8>().unwrap(), 7);
     rt.shutdown();
 }
+
+/// A message from outside to an idle runtime wakes one worker. The woken worker, having
+/// found the only task, must not wake a second one to look for more (each wake-up is a
+/// context switch: two per message was what a request/reply over a socket cost).
+#[test]
+fn one_message_to_an_idle_runtime_wakes_one_worker() {
+    let rt = runtime(2);
+    let (me, mb) = rt.mailbox();
+    let echo = rt.spawn_fn(move |cx, msg| {
+        if let Ok(n) = msg.downcast::<u32>() {
+            cx.send(me, n);
+        }
+        Control::Continue
+    });
+    const N: usize = 20;
+    // Let both workers finish searching and park (searching lasts microseconds).
+    std::thread::sleep(Duration::from_millis(50));
+    let before = rt.worker_wakeups();
+    for i in 0..N as u32 {
+        rt.send(echo, i);
+        assert_eq!(recv::<u32>(&mb), i);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let woken = rt.worker_wakeups() - before;
+    // One wake-up per message when the workers were parked; fewer if one was still awake.
+    // A chain (the woken worker waking the other) would give 2 × N.
+    assert!(woken <= N + N / 4, "{woken} wake-ups for {N} messages");
+    assert!(woken > 0, "the workers never parked");
+    rt.shutdown();
+}
