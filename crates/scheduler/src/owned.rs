@@ -12,6 +12,10 @@
 //!   fires at most once.
 //! - `monitor(B)` by A: A records `mref → B`, sends `Monitor { by: A, mref }`; a dead B
 //!   yields `Down { NoProc }` at once. `Down` is delivered only while `mref` is recorded.
+//! - `on_exit(B, f)` (from any thread): `OnExit(f)` goes into B's inbox without waking B
+//!   (it matters only when B exits, and B's exit path drains its inbox, so it is never
+//!   missed); B keeps it with its relations and, on exit, runs every hook after its links
+//!   and monitors fired. A dead B: `f` runs at once on the caller's thread with `NoProc`.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
@@ -20,7 +24,7 @@ use std::time::Instant;
 use crate::message::{ExitReason, Message};
 use crate::pid::{MonitorRef, Pid};
 use crate::runtime::Shared;
-use crate::signal::Signal;
+use crate::signal::{ExitHook, Signal};
 use crate::table::{lock, Cell, IdBuild, IdMap, Inbox};
 
 /// Links and monitors, allocated on first use so an actor that has none stays small.
@@ -31,6 +35,8 @@ pub(crate) struct Relations {
     pub(crate) monitors: IdMap<MonitorRef, Pid>,
     /// Monitors on this process: ref → watching pid.
     pub(crate) watchers: IdMap<MonitorRef, Pid>,
+    /// Functions to run when this process exits (`Runtime::on_exit`), in arrival order.
+    pub(crate) exit_hooks: Vec<ExitHook>,
 }
 
 /// `repr(C)`: the fields every run touches come first, so they share cache lines.
@@ -184,6 +190,7 @@ impl Owned {
                     });
                 }
             }
+            Signal::OnExit(hook) => self.rel().exit_hooks.push(hook),
         }
     }
 
@@ -340,6 +347,7 @@ impl Owned {
                         rel.links.remove(&from);
                     }
                 }
+                Signal::OnExit(hook) => self.rel().exit_hooks.push(hook),
                 // Messages, exits and downs for a dead process go nowhere.
                 Signal::Msg(m) => dead.push(m),
                 Signal::Exit { .. } | Signal::Down { .. } => {}
@@ -368,8 +376,16 @@ impl Owned {
             for (mref, pid) in rel.monitors {
                 let _ = shared.deliver(pid, Signal::Demonitor(mref));
             }
+            for hook in rel.exit_hooks {
+                run_exit_hook(hook, me, reason);
+            }
         }
     }
+}
+
+/// Runs an exit hook (user code), containing a panic there: the exit path goes on.
+pub(crate) fn run_exit_hook(hook: ExitHook, pid: Pid, reason: &ExitReason) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || hook(pid, reason)));
 }
 
 /// Drops a value whose `Drop` may be user code, containing a panic there.

@@ -56,10 +56,18 @@ use crate::pid::{MonitorRef, Pid, TimerRef};
 use crate::process::{Control, HandlerFn, Process};
 use crate::registry::Registry;
 use crate::signal::Signal;
-use crate::state::REGISTERED;
+use crate::state::{RunState, REGISTERED};
 use crate::table::{lock, Actor, Body, Cell, Table};
 use crate::timer::{Action, Timers};
 use crate::worker::{self, disarm, After, Parker, Place, Queues};
+
+/// When a spawned process first runs.
+enum Start {
+    /// Soon: it is queued at once.
+    Now,
+    /// When something arrives for it (`Runtime::spawn_waiting`).
+    OnFirstMessage,
+}
 
 pub(crate) struct Shared {
     pub(crate) config: Config,
@@ -81,6 +89,16 @@ impl Shared {
     }
 
     /// Pushes a signal to `to` and wakes it. The signal comes back if `to` is dead.
+    /// Pushes a signal without waking the receiver (for signals that matter only once it
+    /// runs anyway: see `Signal::OnExit`); hands it back when `to` is dead.
+    pub(crate) fn deliver_quiet(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
+        let shard = self.table.lock_shard(to);
+        match shard.get(&to.id()) {
+            Some(cell) => cell.push(sig),
+            None => Err(sig),
+        }
+    }
+
     pub(crate) fn deliver(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
         // Push and notify under the shard lock (lock order: shard → inbox), so the common
         // case takes no reference; one is taken only to schedule the process or wake its
@@ -127,15 +145,30 @@ impl Shared {
         process: Box<dyn Process>,
         setup: impl FnOnce(&mut Owned),
     ) -> Pid {
+        self.spawn_cell(process, setup, Start::Now)
+    }
+
+    /// `spawn_boxed` with the choice of when the first `resume` happens.
+    fn spawn_cell(
+        &self,
+        process: Box<dyn Process>,
+        setup: impl FnOnce(&mut Owned),
+        start: Start,
+    ) -> Pid {
         let pid = self.table.next_pid();
         if self.is_shut_down() {
             return pid; // the process is dropped: a dead pid, like any other
         }
         let mut own = Owned::new(pid, false);
         setup(&mut own);
+        let state = match start {
+            Start::Now => RunState::new_queued(),
+            Start::OnFirstMessage => RunState::new_idle(),
+        };
         let cell = Arc::new(Cell::new(
             pid,
             Body::Actor(Mutex::new(Some(Actor { process, own }))),
+            state,
         ));
         self.table.insert(Arc::clone(&cell));
         if self.is_shut_down() {
@@ -143,7 +176,9 @@ impl Shared {
             drop(self.table.remove(pid));
             return pid;
         }
-        self.queues.schedule(self, cell, Place::Back);
+        if let Start::Now = start {
+            self.queues.schedule(self, cell, Place::Back);
+        }
         pid
     }
 
@@ -288,6 +323,30 @@ impl Runtime {
         self.shared.spawn_boxed(Box::new(p), |_| {})
     }
 
+    /// Spawns a process that is first resumed when its first message (or signal that wakes
+    /// it) arrives, instead of soon after the spawn. For a process whose first step would
+    /// only find an empty mailbox and wait (a message handler), the two are the same, minus
+    /// a trip through a run queue; and the process is idle, so a [`send_inline`]
+    /// (Runtime::send_inline) of its first message runs that step on the sender's thread.
+    pub fn spawn_waiting(&self, p: impl Process) -> Pid {
+        self.shared
+            .spawn_cell(Box::new(p), |_| {}, Start::OnFirstMessage)
+    }
+
+    /// Runs `hook` once when `pid` exits, with its pid and exit reason, on the thread that
+    /// runs its exit (a worker, or the thread running its step inline), after its links
+    /// and monitors fired; at once on this thread with [`ExitReason::NoProc`] if `pid` has
+    /// exited or never existed. Like a monitor whose `Down` is a call instead of a message:
+    /// setting it up does not wake `pid`, and no process is woken when it fires. The hook
+    /// must be short and must not block (it runs on a worker); a panic in it is contained.
+    /// There is no way to remove a hook: it holds what it captured until `pid` exits.
+    pub fn on_exit(&self, pid: Pid, hook: impl FnOnce(Pid, &ExitReason) + Send + 'static) {
+        let sig = Signal::OnExit(Box::new(hook));
+        if let Err(Signal::OnExit(hook)) = self.shared.deliver_quiet(pid, sig) {
+            crate::owned::run_exit_hook(hook, pid, &ExitReason::NoProc);
+        }
+    }
+
     /// Spawns a message-handler actor: `f` runs once per message, in order. The handler
     /// sees exit and down messages too (after `cx.trap_exit(true)` or `cx.monitor`).
     pub fn spawn_fn(
@@ -421,7 +480,11 @@ impl Runtime {
     pub fn mailbox(&self) -> (Pid, Mailbox) {
         let shared = &self.shared;
         let pid = shared.table.next_pid();
-        let cell = Arc::new(Cell::new(pid, Body::Thread(Parker::new())));
+        let cell = Arc::new(Cell::new(
+            pid,
+            Body::Thread(Parker::new()),
+            RunState::new_queued(),
+        ));
         shared.table.insert(Arc::clone(&cell));
         (pid, Mailbox::new(self.clone(), cell, Owned::new(pid, true)))
     }

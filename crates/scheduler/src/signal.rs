@@ -27,4 +27,10 @@ pub(crate) enum Signal {
         pid: Pid,
         reason: ExitReason,
     },
+    /// Run this when the receiver exits (`Runtime::on_exit`). Delivered without waking
+    /// the receiver: it matters only on the exit path, which drains the inbox.
+    OnExit(ExitHook),
 }
+
+/// A function run once with a process's pid and exit reason (see `Runtime::on_exit`).
+pub(crate) type ExitHook = Box<dyn FnOnce(Pid, &ExitReason) + Send>;

@@ -48,6 +48,11 @@ impl RunState {
         RunState(AtomicU32::new(NOTIFIED))
     }
 
+    /// A process spawned waiting (`Runtime::spawn_waiting`): idle until its first message.
+    pub(crate) fn new_idle() -> RunState {
+        RunState(AtomicU32::new(0))
+    }
+
     /// Something for the process arrived. `true`: the caller must schedule it (it was idle).
     #[must_use]
     pub(crate) fn notify(&self) -> bool {

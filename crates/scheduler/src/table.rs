@@ -157,10 +157,11 @@ pub(crate) struct Cell {
 }
 
 impl Cell {
-    pub(crate) fn new(pid: Pid, body: Body) -> Cell {
+    /// A cell whose process starts queued (`state`: `RunState::new_queued`) or idle.
+    pub(crate) fn new(pid: Pid, body: Body, state: RunState) -> Cell {
         Cell {
             pid,
-            state: RunState::new_queued(),
+            state,
             has_signal: AtomicBool::new(false),
             nonempty: AtomicBool::new(false),
             inbox: Mutex::new(Inbox::new()),

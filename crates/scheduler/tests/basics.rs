@@ -279,3 +279,42 @@ fn one_message_to_an_idle_runtime_wakes_one_worker() {
     assert!(woken > 0, "the workers never parked");
     rt.shutdown();
 }
+
+/// `spawn_waiting`: the process is not resumed until something arrives for it; then
+/// `send_inline` from a thread that is not a worker runs its first step on that thread.
+#[test]
+fn spawn_waiting_runs_first_on_the_first_message() {
+    use std::sync::{Arc, Mutex};
+
+    struct Probe(Arc<Mutex<Vec<std::thread::ThreadId>>>);
+    impl Process for Probe {
+        fn resume(&mut self, cx: &mut Context<'_>) -> Step {
+            self.0.lock().unwrap().push(std::thread::current().id());
+            while cx.recv().is_some() {}
+            Step::WAIT
+        }
+    }
+
+    let rt = runtime(2);
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let p = rt.spawn_waiting(Probe(runs.clone()));
+    assert!(rt.is_alive(p));
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        runs.lock().unwrap().is_empty(),
+        "resumed before any message"
+    );
+    assert!(rt.send_inline(p, 1u32));
+    assert_eq!(*runs.lock().unwrap(), vec![std::thread::current().id()]);
+
+    // A plain spawn is resumed without a message, on a worker.
+    let runs2 = Arc::new(Mutex::new(Vec::new()));
+    rt.spawn(Probe(runs2.clone()));
+    let deadline = Instant::now() + WAIT;
+    while runs2.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "a spawned process never ran");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_ne!(runs2.lock().unwrap()[0], std::thread::current().id());
+    rt.shutdown();
+}

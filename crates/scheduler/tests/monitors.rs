@@ -150,3 +150,64 @@ fn spawn_monitor_from_a_process() {
     assert_eq!(reason, "done");
     rt.shutdown();
 }
+
+/// `on_exit` hooks: run once with the exit reason (crash, kill, normal), at once with
+/// `NoProc` for a dead pid, a panic in one does not stop the others, and setting one up
+/// does not wake the process.
+#[test]
+fn on_exit_hooks_run_once_with_the_reason() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    let rt = runtime(2);
+    let (me, mb) = rt.mailbox();
+    let rt1 = rt.clone();
+    let report = move |tag: &'static str| {
+        let rt2 = rt1.clone();
+        move |pid: Pid, reason: &ExitReason| rt2.send(me, (tag, pid, reason.clone()))
+    };
+
+    // A crash: the hook sees the crash reason; the process was not woken by the setup.
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let a = rt.spawn_fn(move |_, m| {
+        r.fetch_add(1, Ordering::SeqCst);
+        match m.downcast::<&str>() {
+            Ok(_) => Control::Stop(ExitReason::crashed("bye")),
+            Err(_) => Control::Continue,
+        }
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    rt.on_exit(a, report("first"));
+    rt.on_exit(a, |_, _| panic!("a panicking hook is contained"));
+    rt.on_exit(a, report("second"));
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "on_exit woke the process");
+    rt.send(a, "crash");
+    for tag in ["first", "second"] {
+        let (t, pid, reason) = recv::<(&str, Pid, ExitReason)>(&mb);
+        assert_eq!((t, pid), (tag, a));
+        assert!(
+            matches!(&reason, ExitReason::Crashed(m) if &**m == "bye"),
+            "{reason:?}"
+        );
+    }
+
+    // Killed while idle (the hook is still unread in its inbox when it dies).
+    let b = rt.spawn_fn(|_, _| Control::Continue);
+    rt.on_exit(b, report("killed"));
+    rt.exit(b, ExitReason::Killed);
+    let (t, pid, reason) = recv::<(&str, Pid, ExitReason)>(&mb);
+    assert_eq!((t, pid), ("killed", b));
+    assert!(matches!(reason, ExitReason::Killed), "{reason:?}");
+
+    // A dead pid: at once, on this thread, with NoProc.
+    rt.on_exit(a, report("dead"));
+    let (t, pid, reason) = recv::<(&str, Pid, ExitReason)>(&mb);
+    assert_eq!((t, pid), ("dead", a));
+    assert!(matches!(reason, ExitReason::NoProc), "{reason:?}");
+
+    // Nothing fires twice.
+    assert!(mb.recv_timeout(Duration::from_millis(100)).is_none());
+    rt.shutdown();
+}
