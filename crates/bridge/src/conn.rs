@@ -31,8 +31,27 @@ use crate::server::ServerShared;
 use crate::sys::EventFd;
 use crate::Payload;
 
-/// A connection's number, unique within the process.
+/// A connection's number, unique within the process (never 0).
 pub(crate) type ConnId = u64;
+
+thread_local! {
+    /// The connection whose `Connect` this I/O thread is running inline (0: none).
+    static CONNECTING_HERE: std::cell::Cell<ConnId> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` (the inline `Connect` step of `id`'s actor) on this I/O thread, which will look
+/// for the decision as soon as `f` returns: a decision made inside `f` need not wake it.
+pub(crate) fn connecting_here(id: ConnId, f: impl FnOnce()) {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CONNECTING_HERE.with(|c| c.set(0));
+        }
+    }
+    CONNECTING_HERE.with(|c| c.set(id));
+    let _reset = Reset;
+    f();
+}
 
 /// The connect decision of the connection actor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -341,8 +360,10 @@ impl Conn {
     pub(crate) fn abort(&self, code: u16, reason: &str) {
         let s = &*self.inner;
         let mut out = s.lock_out();
-        if out.phase == Phase::Open {
-            s.begin_close(&mut out, code, reason, true);
+        match out.phase {
+            Phase::Open => s.begin_close(&mut out, code, reason, true),
+            Phase::Done => return, // the I/O thread is gone: nobody to wake
+            Phase::Handshake | Phase::Closing => {}
         }
         drop(out);
         s.wake.signal();
@@ -389,7 +410,9 @@ impl Conn {
         drop(out);
         *slot = Some(d);
         drop(slot);
-        self.inner.wake.signal();
+        if CONNECTING_HERE.with(|c| c.get()) != self.inner.id {
+            self.inner.wake.signal();
+        }
         Ok(())
     }
     pub(crate) fn take_decision(&self) -> Option<Decision> {

@@ -22,9 +22,14 @@
 //! - Waits that depend on the peer are bounded: the handshake by `handshake_timeout`, a
 //!   closing connection by `close_timeout`, a silent open one by the heartbeat; a peer that
 //!   overflowed its outbound buffer is dropped as soon as its close frame cannot be written.
+//! - `Connect` is posted with `send_inline` (under `run_actor_on_io_thread`): an actor
+//!   spawned waiting runs `on_connect` on this thread, and the decision is there when it
+//!   returns; otherwise the thread waits for it in `poll(2)` on the wake fd.
 //! - Exactly once per connection whose `Connect` was posted and that the actor did not
-//!   reject, `finish` runs: the socket is released, the connection leaves every room and the
-//!   server's table, then `Closed` is posted (so `on_close` sees it out of every room).
+//!   reject, `Loop::finish` runs: the socket is released, the connection leaves every room
+//!   and the server's table, then `Closed` is posted (so `on_close` sees it out of every
+//!   room). The socket is then dropped at once after a clean close on plain TCP, else after
+//!   a bounded linger (`linger`).
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -47,7 +52,6 @@ use crate::outbound::{Chunk, Pushed};
 use crate::server::ServerShared;
 use crate::sys::{self, EventFd, PollFd};
 use crate::transport::Transport;
-use crate::watch::WatchMsg;
 
 /// Bytes read per loop turn at most, so queued output gets its turn.
 const READ_TURN: usize = 256 * 1024;
@@ -242,8 +246,18 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
         }
     };
     conn.set_pid(pid);
-    // The watcher monitors the actor, then posts its `Connect` (see `watch.rs`).
-    s.rt.send(s.watcher, WatchMsg::Watch(pid, conn.clone()));
+    // The exit hook first, then `Connect` (see `watch.rs`). An actor spawned waiting
+    // (`Runtime::spawn_waiting`, as the native and VM spawners do) is idle, so its
+    // `on_connect` runs right here and the decision is usually made when this returns.
+    crate::watch::watch(&s.rt, pid, &conn);
+    let connect = Event::new(conn.clone(), EventKind::Connect, None);
+    if s.opts.run_actor_on_io_thread {
+        crate::conn::connecting_here(conn.id(), || {
+            s.rt.send_inline(pid, connect);
+        });
+    } else {
+        s.rt.send(pid, connect);
+    }
 
     // Wait for the actor's decision, under the same handshake deadline.
     let decision = loop {
@@ -254,7 +268,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
             Ok((Wait::TimedOut, _)) | Err(_) => break None,
             Ok((_, rev)) if rev & sys::POLLERR_HUP != 0 => break None,
             Ok(_) if s.stopping.load(Ordering::SeqCst) => break None,
-            // The actor died before deciding (the watcher's abort woke us).
+            // The actor died before deciding (its exit hook's abort woke us).
             Ok(_) if !s.rt.is_alive(pid) => break conn.take_decision(),
             Ok(_) => {}
         }
@@ -340,7 +354,7 @@ fn serve_open(s: &Arc<ServerShared>, o: Opened) {
         trim_now: false,
     });
     let (code, reason) = lp.run(&o.rest);
-    finish(s, &o.conn, o.pid, &o.sock, &mut lp.tr, code, reason);
+    lp.finish(o.pid, code, reason);
 }
 
 /// Reads and parses the upgrade request (and runs the TLS handshake) until `deadline`.
@@ -467,7 +481,6 @@ fn status_reason(status: u16) -> &'static str {
 fn end_unaccepted(s: &ServerShared, conn: &Conn, pid: scheduler::Pid, post_closed: bool) {
     s.rooms.leave_all(conn);
     s.unregister(conn.id());
-    s.rt.send(s.watcher, WatchMsg::Unwatch(pid));
     if post_closed {
         s.rt.send(
             pid,
@@ -481,43 +494,6 @@ fn end_unaccepted(s: &ServerShared, conn: &Conn, pid: scheduler::Pid, post_close
             ),
         );
     }
-}
-
-/// Releases an accepted connection and posts its one `Closed`.
-fn finish(
-    s: &ServerShared,
-    conn: &Conn,
-    pid: scheduler::Pid,
-    sock: &TcpStream,
-    tr: &mut Transport,
-    code: u16,
-    reason: String,
-) {
-    {
-        let mut out = conn.inner.lock_out();
-        out.phase = Phase::Done;
-        out.q.clear();
-        out.sock = None;
-    }
-    tr.send_close_notify(sock);
-    let _ = sock.shutdown(Shutdown::Write);
-    s.rooms.leave_all(conn);
-    s.unregister(conn.id());
-    s.rt.send(s.watcher, WatchMsg::Unwatch(pid));
-    log::debug!(
-        "connection {} from {} closed: {code} {reason:?}",
-        conn.id(),
-        conn.peer_addr()
-    );
-    s.rt.send(
-        pid,
-        Event::new(conn.clone(), EventKind::Closed { code, reason }, None),
-    );
-    linger(
-        s,
-        sock,
-        Instant::now() + s.opts.close_timeout.min(LINGER_MAX),
-    );
 }
 
 /// The longest a finished connection's thread discards late input before the socket is
@@ -646,6 +622,45 @@ impl Loop<'_> {
 
     /// Another thread asked to close (`Conn::close`, overflow, crash, stop): run it through
     /// the protocol state and queue the frame last.
+    /// Releases the connection and posts its one `Closed`.
+    fn finish(&mut self, pid: scheduler::Pid, code: u16, reason: String) {
+        let (s, conn, sock) = (self.s, self.conn, self.sock);
+        {
+            let mut out = conn.inner.lock_out();
+            out.phase = Phase::Done;
+            out.q.clear();
+            out.sock = None;
+        }
+        self.tr.send_close_notify(sock);
+        let _ = sock.shutdown(Shutdown::Write);
+        s.rooms.leave_all(conn);
+        s.unregister(conn.id());
+        log::debug!(
+            "connection {} from {} closed: {code} {reason:?}",
+            conn.id(),
+            conn.peer_addr()
+        );
+        s.rt.send(
+            pid,
+            Event::new(conn.clone(), EventKind::Closed { code, reason }, None),
+        );
+        // A clean close the peer began or answered: its close frame was its last word (RFC
+        // 6455 §5.5.1), so once what is already here is read, dropping the socket sends a
+        // FIN, not a RST, and the server closes first, as §7.1.1 asks; waiting for the
+        // peer's FIN would only cost this thread one more wake-up. (A TLS peer may still
+        // send its close_notify, which would turn the close into a RST: TLS lingers.)
+        let peer_done = self.peer_close.is_some() && self.ws.is_closed();
+        if peer_done && matches!(self.tr, Transport::Plain) {
+            let _ = crate::busy::discard_input(sock);
+            return;
+        }
+        linger(
+            s,
+            sock,
+            Instant::now() + s.opts.close_timeout.min(LINGER_MAX),
+        );
+    }
+
     fn take_close_request(&mut self) {
         let mut out = self.conn.inner.lock_out();
         let Some((code, reason, drop_pending)) = out.close_req.take() else {

@@ -20,7 +20,7 @@
 //!   1001 (sockets still in their handshake are dropped by their I/O thread when it sees
 //!   `stopping`); (3) wait until `live` and `busy_tls` are 0 or `stop_timeout` passes;
 //!   (4) abort what is left (their I/O threads drop the sockets at once) and wait a short
-//!   moment more; (5) stop the watcher actor.
+//!   moment more.
 
 use std::collections::HashMap;
 use std::io;
@@ -31,7 +31,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use scheduler::{ExitReason, Pid, Runtime};
+use scheduler::{Pid, Runtime};
 
 use crate::conn::{Conn, ConnId};
 use crate::error::Error;
@@ -42,7 +42,6 @@ use crate::ratelimit::RateLimit;
 use crate::rooms::Rooms;
 use crate::sys::{self, EventFd, PollFd};
 use crate::transport::Transport;
-use crate::watch;
 
 /// Over-limit sockets the accept thread keeps draining after its 503, at most.
 pub(crate) const MAX_REJECTING: usize = 256;
@@ -63,7 +62,6 @@ pub(crate) struct ServerShared {
     conns: Mutex<HashMap<ConnId, Conn>>,
     pub(crate) stopping: AtomicBool,
     stop_wake: EventFd,
-    pub(crate) watcher: Pid,
     /// Spare I/O threads (`pool.rs`).
     pub(crate) pool: crate::pool::Pool,
 }
@@ -220,7 +218,7 @@ fn handler_spawner<H: Handler + Clone>(
     let template = Mutex::new(handler);
     move |conn| {
         let h = lock(&template).clone();
-        rt.spawn(HandlerProcess::new(h, conn))
+        rt.spawn_waiting(HandlerProcess::new(h, conn))
     }
 }
 
@@ -228,6 +226,9 @@ fn handler_spawner<H: Handler + Clone>(
 /// (on that connection's I/O thread) to create the connection actor, and the actor receives
 /// the connection's [`Event`](crate::Event)s (first `Connect`, which it must answer with
 /// [`Conn::accept`] or [`Conn::reject`]). A VM runs its own process per connection this way.
+/// Spawn it with [`Runtime::spawn_waiting`] if its first step only waits for a message:
+/// then `Connect` runs on the I/O thread and the upgrade is answered without a hand-off
+/// (with [`Runtime::spawn`] it works too, through a worker).
 ///
 /// If the actor exits while its connection is open, the connection is closed: 1011 after a
 /// crash, 1000 after a normal exit.
@@ -251,7 +252,6 @@ pub fn serve_with(
         what: "eventfd",
         source,
     })?;
-    let watcher = watch::spawn_watcher(rt);
     let pool = crate::pool::Pool::new(opts.spare_io_threads, opts.spare_io_thread_timeout);
     let shared = Arc::new(ServerShared {
         opts,
@@ -267,7 +267,6 @@ pub fn serve_with(
         conns: Mutex::new(HashMap::new()),
         stopping: AtomicBool::new(false),
         stop_wake,
-        watcher,
         pool,
     });
     let s2 = shared.clone();
@@ -275,12 +274,9 @@ pub fn serve_with(
         .name(format!("tern-ws-accept-{}", local_addr.port()))
         .stack_size(256 * 1024)
         .spawn(move || accept_loop(s2, listener))
-        .map_err(|source| {
-            rt.exit(watcher, ExitReason::Killed);
-            Error::Resource {
-                what: "accept thread",
-                source,
-            }
+        .map_err(|source| Error::Resource {
+            what: "accept thread",
+            source,
         })?;
     lock(&SERVERS).push(Arc::downgrade(&shared));
     log::info!(
@@ -351,8 +347,6 @@ impl Server {
                 );
             }
         }
-        // (5)
-        s.rt.exit(s.watcher, ExitReason::Killed);
         lock(&SERVERS).retain(|w| w.upgrade().is_some_and(|o| !Arc::ptr_eq(&o, &self.shared)));
         log::info!("server {} stopped", s.local_addr);
     }

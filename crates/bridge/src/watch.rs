@@ -1,60 +1,36 @@
-//! The watcher: one small actor per server that monitors every connection actor, so that
-//! a connection whose actor dies (a host actor that crashed or returned) does not stay open
-//! with nobody behind it.
+//! Watching a connection's actor: a connection whose actor exits (a host actor that
+//! crashed or returned) must not stay open with nobody behind it.
 //!
 //! Invariants:
-//! - The I/O thread sends `Watch` right after it spawned the actor and `Unwatch` when the
-//!   connection has ended; the watcher holds a `Conn` only in between. The watcher monitors
-//!   the actor and only then posts its `Connect` event, so the monitor exists before the
-//!   actor can act on the connection (and die of it).
-//! - On the actor's `Down`: the connection is aborted with 1000 after a normal exit, 1011
-//!   after any other; a connection already closing is left alone.
+//! - The I/O thread calls [`watch`] right after it spawned the actor and before it posts
+//!   `Connect`, so the hook exists before the actor can act on the connection (and die of
+//!   it). The hook is a scheduler exit hook (`Runtime::on_exit`): setting it up wakes
+//!   nobody, and when the actor exits it runs on the thread running that exit.
+//! - On the actor's exit: the connection is aborted with 1000 after a normal exit, 1011
+//!   after any other; a connection already closing or finished is left alone. The hook holds
+//!   only a weak reference, so an actor that outlives its connection does not keep the
+//!   connection's socket state (its wake fd) alive.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 
-use scheduler::{Control, Message, MonitorRef, Pid, Runtime};
+use scheduler::{Pid, Runtime};
 
 use crate::conn::Conn;
-use crate::event::{Event, EventKind};
 
-pub(crate) enum WatchMsg {
-    Watch(Pid, Conn),
-    Unwatch(Pid),
-}
-
-pub(crate) fn spawn_watcher(rt: &Runtime) -> Pid {
-    let mut watched: HashMap<Pid, (MonitorRef, Conn)> = HashMap::new();
-    rt.spawn_fn(move |cx, msg| {
-        match msg {
-            Message::Down { pid, reason, .. } => {
-                if let Some((_, conn)) = watched.remove(&pid) {
-                    if reason.is_normal() {
-                        conn.abort(1000, "");
-                    } else {
-                        log::debug!(
-                            "connection {}: actor {pid} exited ({reason}); closing with 1011",
-                            conn.id()
-                        );
-                        conn.abort(1011, "internal error");
-                    }
-                }
-            }
-            other => match other.downcast::<WatchMsg>() {
-                Ok(WatchMsg::Watch(pid, conn)) => {
-                    // Monitor first, then hand the actor its first event: so a `Down` with
-                    // `NoProc` can only mean the actor died before it heard of the connection.
-                    let m = cx.monitor(pid);
-                    cx.send(pid, Event::new(conn.clone(), EventKind::Connect, None));
-                    watched.insert(pid, (m, conn));
-                }
-                Ok(WatchMsg::Unwatch(pid)) => {
-                    if let Some((m, _)) = watched.remove(&pid) {
-                        cx.demonitor(m);
-                    }
-                }
-                Err(_) => {}
-            },
+/// Closes `conn` when the actor `pid` exits (see the module docs).
+pub(crate) fn watch(rt: &Runtime, pid: Pid, conn: &Conn) {
+    let weak = Arc::downgrade(&conn.inner);
+    rt.on_exit(pid, move |pid, reason| {
+        let Some(inner) = weak.upgrade() else { return };
+        let conn = Conn { inner };
+        if reason.is_normal() {
+            conn.abort(1000, "");
+        } else {
+            log::debug!(
+                "connection {}: actor {pid} exited ({reason}); closing with 1011",
+                conn.id()
+            );
+            conn.abort(1011, "internal error");
         }
-        Control::Continue
-    })
+    });
 }

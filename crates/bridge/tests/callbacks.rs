@@ -231,3 +231,47 @@ fn an_accept_that_comes_too_late_still_gets_on_close() {
     server.stop();
     rt.shutdown();
 }
+
+/// With `run_actor_on_io_thread` (the default) the native spawner's actor is idle when its
+/// `Connect` is posted, so `on_connect` runs on the connection's I/O thread and the 101 goes
+/// out without a hand-off to a scheduler worker and back; with the option off, `on_connect`
+/// runs on a worker. Both answer the upgrade.
+#[test]
+fn on_connect_runs_on_the_io_thread_unless_told_otherwise() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone)]
+    struct Names(Arc<Mutex<Vec<String>>>);
+    impl bridge::Handler for Names {
+        fn on_connect(&mut self, _: &bridge::Conn) -> bridge::Decision {
+            let t = std::thread::current();
+            self.0
+                .lock()
+                .unwrap()
+                .push(t.name().unwrap_or("?").to_string());
+            bridge::Decision::ACCEPT
+        }
+    }
+    for (inline, want) in [(true, "tern-ws-io"), (false, "tern-worker")] {
+        let rt = rt();
+        let names = Names(Default::default());
+        let o = bridge::Options {
+            run_actor_on_io_thread: inline,
+            ..opts()
+        };
+        let server = bridge::serve(&rt, names.clone(), 0, o).unwrap();
+        for _ in 0..5 {
+            let mut c = connect(server.port(), "/");
+            c.close(None).unwrap();
+            let _ = recv_close(&mut c);
+        }
+        server.stop();
+        rt.shutdown();
+        let names = names.0.lock().unwrap().clone();
+        assert_eq!(names.len(), 5, "{names:?}");
+        assert!(
+            names.iter().all(|n| n.starts_with(want)),
+            "inline {inline}: on_connect ran on {names:?}"
+        );
+    }
+}

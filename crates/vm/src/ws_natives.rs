@@ -289,7 +289,7 @@ fn serve(c: &mut NativeCx<'_>, a: &[Value], tls: bool) -> Result<Value, Trap> {
     let spawn_env = env.clone();
     let spawner = move |conn: bridge::Conn| -> scheduler::Pid {
         let p = VmProcess::for_conn(spawn_env.clone(), prog.clone(), hs.clone(), conn);
-        spawn_env.runtime.spawn(p)
+        spawn_env.runtime.spawn_waiting(p)
     };
     let tls_config = match &cert_key {
         Some((cert, key)) => {
