@@ -14,7 +14,8 @@
 //!   4. close the inbox under its lock and answer what is left in it (a late `Link` or
 //!      `Monitor` gets its exit or down signal);
 //!   5. send `LinkExit` to every link, `Down` to every watcher, `Demonitor` to every
-//!      process it monitored;
+//!      process it monitored, then run its exit hooks (`on_exit`, user code: a panic there
+//!      is contained);
 //!   6. drop its data (outside every lock).
 //!
 //! # Lock order
