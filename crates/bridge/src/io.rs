@@ -620,8 +620,6 @@ impl Loop<'_> {
         }
     }
 
-    /// Another thread asked to close (`Conn::close`, overflow, crash, stop): run it through
-    /// the protocol state and queue the frame last.
     /// Releases the connection and posts its one `Closed`.
     fn finish(&mut self, pid: scheduler::Pid, code: u16, reason: String) {
         let (s, conn, sock) = (self.s, self.conn, self.sock);
@@ -661,6 +659,8 @@ impl Loop<'_> {
         );
     }
 
+    /// Another thread asked to close (`Conn::close`, overflow, crash, stop): run it through
+    /// the protocol state and queue the frame last.
     fn take_close_request(&mut self) {
         let mut out = self.conn.inner.lock_out();
         let Some((code, reason, drop_pending)) = out.close_req.take() else {
