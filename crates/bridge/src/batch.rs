@@ -8,21 +8,25 @@
 //! - A connection whose queue went from empty to non-empty during a batch is in this thread's
 //!   list exactly once and is flushed (or its own I/O thread woken) by [`end`]; so a queue is
 //!   never left non-empty with nobody responsible for it. Other senders that find it
-//!   non-empty append behind, as always.
+//!   non-empty append behind, as always. The batching thread's own connection is not woken:
+//!   its loop flushes its queue right after the batch (for TLS, only that thread can).
 //! - [`end`] pops one connection at a time, so no `RefCell` borrow is held while flushing.
 
 use std::cell::{Cell, RefCell};
 
-use crate::conn::Conn;
+use crate::conn::{Conn, ConnId};
 
 thread_local! {
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
+    /// The connection of the I/O thread that is batching.
+    static OWN: Cell<ConnId> = const { Cell::new(0) };
     static PENDING: RefCell<Vec<Conn>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Starts batching on this thread.
-pub(crate) fn begin() {
+/// Starts batching on this thread, the I/O thread of connection `own`.
+pub(crate) fn begin(own: ConnId) {
     ACTIVE.with(|a| a.set(true));
+    OWN.with(|o| o.set(own));
 }
 
 /// Whether this thread is batching.
@@ -38,8 +42,9 @@ pub(crate) fn defer(conn: &Conn) {
 /// Stops batching and flushes every connection touched.
 pub(crate) fn end() {
     ACTIVE.with(|a| a.set(false));
+    let own = OWN.with(Cell::get);
     while let Some(c) = PENDING.with(|p| p.borrow_mut().pop()) {
-        c.flush_deferred();
+        c.flush_deferred(c.id() == own);
     }
     PENDING.with(|p| {
         let mut p = p.borrow_mut();

@@ -319,8 +319,9 @@ impl Conn {
     }
 
     /// The end of a write batch (`batch.rs`): writes what the socket takes now; wakes the
-    /// connection's I/O thread for the rest (or for TLS, which only it can encrypt).
-    pub(crate) fn flush_deferred(&self) {
+    /// connection's I/O thread for the rest (or for TLS, which only it can encrypt), unless
+    /// `own_thread`: the batch ran on that I/O thread, which flushes next anyway.
+    pub(crate) fn flush_deferred(&self, own_thread: bool) {
         let s = &*self.inner;
         let mut out = s.lock_out();
         let Out { q, sock, .. } = &mut *out;
@@ -331,7 +332,7 @@ impl Conn {
         }
         let left = !out.q.is_empty();
         drop(out);
-        if left {
+        if left && !own_thread {
             s.wake.signal();
         }
     }

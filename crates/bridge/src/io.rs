@@ -726,7 +726,7 @@ impl Loop<'_> {
     /// Feeds input with write batching on (see `batch.rs`): what the actors send while
     /// handling it goes out at the end, one write per connection.
     fn feed(&mut self, data: &[u8]) {
-        crate::batch::begin();
+        crate::batch::begin(self.conn.id());
         self.feed_inner(data);
         crate::batch::end();
     }
