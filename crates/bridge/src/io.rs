@@ -688,26 +688,25 @@ impl Loop<'_> {
         // Borrowed from the pool for this turn only: an idle connection holds no buffer.
         let mut lease = bufpool::take();
         let buf = &mut *lease;
-        let plain = matches!(self.tr, Transport::Plain);
         let mut total = 0;
         while !self.paused && self.ended.is_none() {
             if total >= READ_TURN {
                 return true;
             }
-            match self.tr.read(self.sock, buf) {
-                Ok(0) => {
+            match self.tr.read_drained(self.sock, buf) {
+                Ok((0, _)) => {
                     self.read_eof = true;
                     return false;
                 }
-                Ok(n) => {
+                Ok((n, drained)) => {
                     total += n;
                     if let Some(hb) = &mut self.hb {
                         hb.on_activity(Instant::now());
                     }
                     self.feed(&buf[..n]);
-                    if plain && n < buf.len() {
-                        // A short read drained the kernel buffer: skip the read that would
-                        // only say WouldBlock; poll (level-triggered) reports anything newer.
+                    if drained {
+                        // Skip the read that would only say WouldBlock; poll
+                        // (level-triggered) reports anything newer.
                         return false;
                     }
                 }

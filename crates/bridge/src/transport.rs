@@ -26,25 +26,44 @@ impl Transport {
     /// Reads application bytes. `Ok(0)`: the peer closed; `WouldBlock`: nothing yet. For TLS
     /// this also drives the TLS handshake (its records are written by [`Transport::write_pending`]).
     pub(crate) fn read(&mut self, sock: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_drained(sock, buf).map(|(n, _)| n)
+    }
+
+    /// [`Transport::read`], also saying whether this read drained the socket: the kernel had
+    /// fewer bytes than asked for, and (TLS) no decrypted bytes are left over. Then the next
+    /// read would only say `WouldBlock`, and the caller can wait in `poll(2)` at once
+    /// (level-triggered: anything that arrived since is reported). `false` when unsure.
+    pub(crate) fn read_drained(
+        &mut self,
+        sock: &TcpStream,
+        buf: &mut [u8],
+    ) -> io::Result<(usize, bool)> {
         match self {
             Transport::Plain => {
                 let mut s = sock;
-                s.read(buf)
+                let n = s.read(buf)?;
+                Ok((n, n < buf.len()))
             }
             Transport::Tls(t) => {
                 let mut eof = false;
+                // Whether this call's socket read came back short (the socket is drained).
+                let mut sock_drained = false;
                 loop {
                     match t.reader().read(buf) {
-                        Ok(n) => return Ok(n),
+                        // `wants_read`: no decrypted bytes left in rustls.
+                        Ok(n) => return Ok((n, sock_drained && t.wants_read())),
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok((0, true)),
                         Err(e) => return Err(e),
                     }
                     if eof {
-                        return Ok(0);
+                        return Ok((0, true));
                     }
+                    let mut s = ShortRead { sock, short: false };
+                    let got = t.read_tls(&mut s);
+                    sock_drained = s.short;
                     let mut s = sock;
-                    match t.read_tls(&mut s) {
+                    match got {
                         Ok(0) => eof = true,
                         Ok(_) => {}
                         Err(e) => return Err(e),
@@ -156,5 +175,19 @@ impl Write for TlsSink<'_> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// The socket as rustls reads it, noting whether the kernel gave fewer bytes than asked for.
+struct ShortRead<'a> {
+    sock: &'a TcpStream,
+    short: bool,
+}
+
+impl Read for ShortRead<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = (&*self.sock).read(buf)?;
+        self.short = n < buf.len();
+        Ok(n)
     }
 }
