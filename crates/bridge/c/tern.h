@@ -51,6 +51,14 @@ typedef struct TernOptions {
   // 1: run an idle connection's callbacks on its I/O thread (faster); 0: always on a
   // scheduler worker (for callbacks that block).
   int32_t run_actor_on_io_thread;
+  // Largest upgrade request header block, bytes (over it: 431).
+  size_t max_request_bytes;
+  // How long a closing connection waits for the peer's close frame.
+  uint64_t close_timeout_ms;
+  // At most this many finished connection threads wait for the next socket.
+  size_t spare_io_threads;
+  // How long a spare connection thread waits before it exits.
+  uint64_t spare_io_thread_timeout_ms;
 } TernOptions;
 
 // Callbacks of a server. Every function pointer may be NULL (default behaviour: accept,

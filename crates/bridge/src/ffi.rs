@@ -98,6 +98,14 @@ pub struct TernOptions {
     /// 1: run an idle connection's callbacks on its I/O thread (faster); 0: always on a
     /// scheduler worker (for callbacks that block).
     pub run_actor_on_io_thread: i32,
+    /// Largest upgrade request header block, bytes (over it: 431).
+    pub max_request_bytes: usize,
+    /// How long a closing connection waits for the peer's close frame.
+    pub close_timeout_ms: u64,
+    /// At most this many finished connection threads wait for the next socket.
+    pub spare_io_threads: usize,
+    /// How long a spare connection thread waits before it exits.
+    pub spare_io_thread_timeout_ms: u64,
 }
 
 /// Result codes of the `tern_conn_*` functions.
@@ -176,7 +184,11 @@ pub unsafe extern "C" fn tern_runtime_free(rt: *mut TernRuntime) {
 /// The default options.
 #[no_mangle]
 pub extern "C" fn tern_options_default() -> TernOptions {
-    let o = Options::default();
+    c_options(&Options::default())
+}
+
+/// `o` as the C struct, with a NULL `bind_addr` (a C host names its address as a string).
+fn c_options(o: &Options) -> TernOptions {
     TernOptions {
         bind_addr: std::ptr::null(),
         max_connections: o.max_connections,
@@ -191,6 +203,10 @@ pub extern "C" fn tern_options_default() -> TernOptions {
         stop_timeout_ms: o.stop_timeout.as_millis() as u64,
         io_thread_stack: o.io_thread_stack,
         run_actor_on_io_thread: i32::from(o.run_actor_on_io_thread),
+        max_request_bytes: o.max_request_bytes,
+        close_timeout_ms: o.close_timeout.as_millis() as u64,
+        spare_io_threads: o.spare_io_threads,
+        spare_io_thread_timeout_ms: o.spare_io_thread_timeout.as_millis() as u64,
     }
 }
 
@@ -225,7 +241,11 @@ unsafe fn options_from(o: Option<&TernOptions>) -> Result<Options, String> {
         stop_timeout: Duration::from_millis(o.stop_timeout_ms),
         io_thread_stack: o.io_thread_stack,
         run_actor_on_io_thread: o.run_actor_on_io_thread != 0,
-        ..Options::default()
+        // Every field named (no `..Options::default()`): a new option cannot be forgotten here.
+        max_request_bytes: o.max_request_bytes,
+        close_timeout: Duration::from_millis(o.close_timeout_ms),
+        spare_io_threads: o.spare_io_threads,
+        spare_io_thread_timeout: Duration::from_millis(o.spare_io_thread_timeout_ms),
     })
 }
 
@@ -603,6 +623,47 @@ pub unsafe extern "C" fn tern_room_broadcast(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Every option survives the trip through `TernOptions`: the defaults, and a set in which
+    /// every field differs from its default (a field the C struct dropped would come back as
+    /// its default).
+    #[test]
+    fn options_round_trip_through_the_c_struct() {
+        let d = Options::default();
+        // SAFETY: the struct's bind_addr is NULL.
+        let back = unsafe { options_from(Some(&tern_options_default())) }.unwrap();
+        assert_eq!(format!("{back:?}"), format!("{d:?}"));
+
+        let o = Options {
+            bind_addr: "127.0.0.1".parse().unwrap(),
+            max_connections: d.max_connections + 1,
+            handshake_timeout: d.handshake_timeout + Duration::from_millis(1),
+            max_request_bytes: d.max_request_bytes + 1,
+            max_frame_size: d.max_frame_size + 1,
+            max_message_size: d.max_message_size + 1,
+            outbound_buffer: d.outbound_buffer + 1,
+            inbound_queue_bytes: d.inbound_queue_bytes + 1,
+            inbound_queue_messages: d.inbound_queue_messages + 1,
+            heartbeat_interval: None,
+            heartbeat_timeout: d.heartbeat_timeout + Duration::from_millis(1),
+            close_timeout: d.close_timeout + Duration::from_millis(1),
+            stop_timeout: d.stop_timeout + Duration::from_millis(1),
+            io_thread_stack: d.io_thread_stack + 4096,
+            run_actor_on_io_thread: !d.run_actor_on_io_thread,
+            spare_io_threads: d.spare_io_threads + 1,
+            spare_io_thread_timeout: d.spare_io_thread_timeout + Duration::from_millis(1),
+        };
+        let addr = CString::new("127.0.0.1").unwrap();
+        let c = TernOptions {
+            bind_addr: addr.as_ptr(),
+            ..c_options(&o)
+        };
+        // SAFETY: bind_addr points to a live NUL-terminated string.
+        let back = unsafe { options_from(Some(&c)) }.unwrap();
+        assert_eq!(format!("{back:?}"), format!("{o:?}"));
+    }
+
     #[test]
     fn header_is_current() {
         let generated = include_str!(concat!(env!("OUT_DIR"), "/tern.h"));
