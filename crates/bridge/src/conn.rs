@@ -91,6 +91,9 @@ pub(crate) struct Out {
     /// The 101 answer, prepared by the I/O thread; queued by `decide` on accept, so that
     /// frames sent right after `accept()` follow it.
     pub(crate) upgrade: Option<ws::Response>,
+    /// The handshake deadline: a decision made later is refused (the I/O thread answers 503),
+    /// also when `on_connect` ran on the I/O thread itself and so could not be timed out.
+    pub(crate) decide_by: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
@@ -177,6 +180,7 @@ impl Conn {
                     sent_close: None,
                     close_req: None,
                     upgrade: None,
+                    decide_by: None,
                 }),
                 wake,
                 decision: Mutex::new(None),
@@ -387,7 +391,10 @@ impl Conn {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let mut out = self.inner.lock_out();
-        if slot.is_some() || out.phase != Phase::Handshake {
+        let late = out
+            .decide_by
+            .is_some_and(|t| std::time::Instant::now() >= t);
+        if slot.is_some() || out.phase != Phase::Handshake || late {
             return Err(Error::AlreadyDecided);
         }
         if let Decision::Accept { protocol } = &d {

@@ -31,7 +31,8 @@ pub enum Error {
     OutboundFull { queued: usize, max: usize },
     /// A close code that may not be sent (RFC 6455 §7.4).
     InvalidCloseCode { code: u16 },
-    /// The connection was already accepted or rejected.
+    /// The connection was already accepted or rejected, or its handshake is over (it timed
+    /// out, the client left or the server stopped).
     AlreadyDecided,
 }
 
@@ -60,7 +61,10 @@ impl fmt::Display for Error {
                 )
             }
             Error::InvalidCloseCode { code } => write!(f, "close code {code} may not be sent"),
-            Error::AlreadyDecided => write!(f, "connection already accepted or rejected"),
+            Error::AlreadyDecided => write!(
+                f,
+                "connection already accepted or rejected, or its handshake is over"
+            ),
         }
     }
 }

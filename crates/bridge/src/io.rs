@@ -231,6 +231,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
     {
         let mut out = conn.inner.lock_out();
         out.upgrade = Some(Response::accept(&req));
+        out.decide_by = Some(deadline);
         if matches!(tr, Transport::Plain) {
             out.sock = Some(sock.clone());
         }
