@@ -629,12 +629,13 @@ impl Loop<'_> {
     /// Releases the connection and posts its one `Closed`.
     fn finish(&mut self, pid: scheduler::Pid, code: u16, reason: String) {
         let (s, conn, sock) = (self.s, self.conn, self.sock);
-        {
+        let we_closed_first = {
             let mut out = conn.inner.lock_out();
             out.phase = Phase::Done;
             out.q.clear();
             out.sock = None;
-        }
+            out.sent_close.is_some() // set when we began the close, not when we answered one
+        };
         self.tr.send_close_notify(sock);
         let _ = sock.shutdown(Shutdown::Write);
         s.rooms.leave_all(conn);
@@ -648,13 +649,16 @@ impl Loop<'_> {
             pid,
             Event::new(conn.clone(), EventKind::Closed { code, reason }, None),
         );
-        // A clean close the peer began or answered: its close frame was its last word (RFC
-        // 6455 §5.5.1), so once what is already here is read, dropping the socket sends a
-        // FIN, not a RST, and the server closes first, as §7.1.1 asks; waiting for the
-        // peer's FIN would only cost this thread one more wake-up. (A TLS peer may still
-        // send its close_notify, which would turn the close into a RST: TLS lingers.)
-        let peer_done = self.peer_close.is_some() && self.ws.is_closed();
-        if peer_done && matches!(self.tr, Transport::Plain) {
+        // A clean close the peer began: its close frame was its last word (RFC 6455 §5.5.1)
+        // and everything it sent before has arrived, so once that is read, dropping the
+        // socket sends a FIN, not a RST, and the server closes first, as §7.1.1 asks; waiting
+        // for the peer's FIN would only cost this thread one more wake-up. Not when we began
+        // the close: the peer may still have data in flight behind its answer (a client
+        // cut off by 1009 while sending, seen with Python `websockets`), and a RST would make
+        // its kernel drop our close frame unread. Nor over TLS: the peer may still send its
+        // close_notify. Those linger.
+        let peer_began = self.peer_close.is_some() && self.ws.is_closed() && !we_closed_first;
+        if peer_began && matches!(self.tr, Transport::Plain) {
             let _ = crate::busy::discard_input(sock);
             return;
         }

@@ -275,3 +275,64 @@ fn on_connect_runs_on_the_io_thread_unless_told_otherwise() {
         );
     }
 }
+
+/// After a close the client began, the server drops the socket at once (it closes TCP first,
+/// RFC 6455 §7.1.1, without waiting for the client's FIN): bytes the client sends afterwards
+/// meet a closed socket and the connection is reset. After a close the server began, it
+/// lingers, reading and discarding until the client's FIN (the client may still have data in
+/// flight, and a reset would make the client's kernel drop our close frame unread): late bytes
+/// are swallowed.
+#[test]
+fn the_server_drops_the_socket_at_once_only_after_a_close_the_client_began() {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let conns = h.conns.clone();
+    let server = bridge::serve(&rt, h, 0, opts()).unwrap();
+    // Exchange closes, let the server finish, send late bytes, then more: a reset answers
+    // the first late bytes if the socket is gone, and the next write fails.
+    let after_close = |mut c: Raw, client_first: bool| -> std::io::Result<()> {
+        if client_first {
+            c.frame(true, 0x8, &1000u16.to_be_bytes());
+            assert_eq!(c.read_frame().1, 0x8);
+        } else {
+            assert_eq!(c.read_frame().1, 0x8);
+            c.frame(true, 0x8, &1000u16.to_be_bytes());
+        }
+        let mut b = [0u8; 16];
+        assert_eq!(c.s.read(&mut b).unwrap(), 0, "the server's FIN");
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = c.s.write_all(b"late bytes");
+        std::thread::sleep(Duration::from_millis(200));
+        c.s.write_all(b"more late bytes")
+    };
+
+    let c = Raw::connect(server.port(), "/");
+    next(&rx);
+    let got = after_close(c, true);
+    assert!(
+        matches!(&got, Err(e) if matches!(e.kind(), std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)),
+        "client began: expected a reset, got {got:?}"
+    );
+    until(&rx, |r| matches!(r, Rec::Close { .. }));
+
+    let c = Raw::connect(server.port(), "/");
+    next(&rx);
+    conns
+        .lock()
+        .unwrap()
+        .pop()
+        .unwrap()
+        .close(1000, "bye")
+        .unwrap();
+    let got = after_close(c, false);
+    assert!(
+        got.is_ok(),
+        "server began: the late bytes should be swallowed, got {got:?}"
+    );
+    until(&rx, |r| matches!(r, Rec::Close { .. }));
+    server.stop();
+    rt.shutdown();
+}
