@@ -41,8 +41,10 @@
 //!   of many frames included), so `out` holds at most one batch's ciphertext, and rustls'
 //!   own buffers stay small whatever the caller has queued.
 //! * `out` gives its allocation back once written out if it grew past `OUT_KEEP` (4 KiB), so an
-//!   idle connection keeps no large ciphertext buffer. The reader's ciphertext buffer is a local
-//!   on its stack (`TLS_READ_CHUNK`, 18 KiB): a thread that reads TLS needs that much stack more.
+//!   idle connection keeps no large ciphertext buffer. The reader reads ciphertext into the
+//!   caller's buffer when that holds at least `DIRECT_READ_MIN` (4 KiB; rustls copies it before
+//!   the plaintext is written there), else into a local on its stack (`TLS_READ_CHUNK`, 18 KiB):
+//!   a thread that reads TLS with small buffers needs that much stack more.
 //!
 //! # EOF
 //!
@@ -60,9 +62,11 @@ use rustls_pki_types::ServerName;
 
 use crate::error::Error;
 
-/// Size of the reader's local ciphertext buffer (on its stack): one full TLS record plus
-/// overhead.
+/// Size of the reader's local ciphertext buffer (on its stack), used when the caller's buffer
+/// is smaller than [`DIRECT_READ_MIN`]: one full TLS record plus overhead.
 const TLS_READ_CHUNK: usize = 16 * 1024 + 2048;
+/// A read buffer at least this large also takes the ciphertext read from the socket.
+const DIRECT_READ_MIN: usize = 4 * 1024;
 /// Plaintext handed to rustls per write at most (the rest of the caller's buffers is left for
 /// its next write), so one write buffers at most this much ciphertext (plus record overhead).
 const TLS_WRITE_BATCH: usize = 64 * 1024;
@@ -388,30 +392,47 @@ impl TlsStream {
             if must_flush {
                 self.flush_best_effort()?;
             }
-            // The socket read: no lock held.
-            let mut local = [0u8; TLS_READ_CHUNK];
-            let n = loop {
-                match (&self.sock).read(&mut local) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => break r?,
-                }
+            // The socket read: no lock held. A large enough `buf` takes the ciphertext itself
+            // (rustls copies it, then `buf` is free for the plaintext): no other buffer.
+            let (n, short, fed) = if buf.len() >= DIRECT_READ_MIN {
+                self.read_and_feed(buf)?
+            } else {
+                self.read_and_feed_local()?
             };
-            sock_short = n < local.len();
-            let fed = {
-                let mut st = lock(&self.tls);
-                if n == 0 {
-                    seen_eof = true;
-                    st.conn.read_tls(&mut io::empty()).map(|_| ())
-                } else {
-                    st.feed(&local[..n])
-                }
-            };
+            sock_short = short;
+            seen_eof = n == 0;
             if let Err(e) = fed {
                 // Let rustls' alert reach the peer before reporting the error.
                 let _ = self.flush_pending();
                 return Err(e);
             }
         }
+    }
+
+    /// One socket read into `into` (no lock held), then the ciphertext is fed to rustls.
+    /// Returns the bytes read, whether that was fewer than asked, and the feeding's result.
+    fn read_and_feed(&self, into: &mut [u8]) -> io::Result<(usize, bool, io::Result<()>)> {
+        let n = loop {
+            match (&self.sock).read(into) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
+        let mut st = lock(&self.tls);
+        let fed = if n == 0 {
+            st.conn.read_tls(&mut io::empty()).map(|_| ())
+        } else {
+            st.feed(&into[..n])
+        };
+        Ok((n, n < into.len(), fed))
+    }
+
+    /// [`TlsStream::read_and_feed`] through a local buffer, for callers with a small `buf`.
+    /// Its own frame, so that only such reads put `TLS_READ_CHUNK` on the stack.
+    #[inline(never)]
+    fn read_and_feed_local(&self) -> io::Result<(usize, bool, io::Result<()>)> {
+        let mut local = [0u8; TLS_READ_CHUNK];
+        self.read_and_feed(&mut local)
     }
 
     /// Flushes what rustls wants to send; `WouldBlock` just leaves it pending.
