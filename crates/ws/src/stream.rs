@@ -40,11 +40,11 @@
 //! * One write hands rustls at most `TLS_WRITE_BATCH` (64 KiB) of plaintext (a vectored write
 //!   of many frames included), so `out` holds at most one batch's ciphertext, and rustls'
 //!   own buffers stay small whatever the caller has queued.
-//! * `out` gives its allocation back once written out if it grew past `OUT_KEEP` (4 KiB), so an
-//!   idle connection keeps no large ciphertext buffer. The reader reads ciphertext into the
-//!   caller's buffer when that holds at least `DIRECT_READ_MIN` (4 KiB; rustls copies it before
-//!   the plaintext is written there), else into a local on its stack (`TLS_READ_CHUNK`, 18 KiB):
-//!   a thread that reads TLS with small buffers needs that much stack more.
+//! * `out` gives its allocation back once written out, so an idle connection keeps no
+//!   ciphertext buffer. The reader reads ciphertext into the caller's buffer when that holds at
+//!   least `DIRECT_READ_MIN` (4 KiB; rustls copies it before the plaintext is written there),
+//!   else into a local on its stack (`TLS_READ_CHUNK`, 18 KiB): a thread that reads TLS with
+//!   small buffers needs that much stack more.
 //!
 //! # EOF
 //!
@@ -70,8 +70,6 @@ const DIRECT_READ_MIN: usize = 4 * 1024;
 /// Plaintext handed to rustls per write at most (the rest of the caller's buffers is left for
 /// its next write), so one write buffers at most this much ciphertext (plus record overhead).
 const TLS_WRITE_BATCH: usize = 64 * 1024;
-/// Capacity of `out` kept once it is written out; a larger allocation is given back.
-const OUT_KEEP: usize = 4 * 1024;
 
 /// A WebSocket transport: plain TCP or TLS. Use it through `&WsStream` (`Read + Write`).
 #[derive(Debug)]
@@ -499,8 +497,9 @@ impl TlsStream {
             }
         };
         out.drain(..written);
-        if out.is_empty() && out.capacity() > OUT_KEEP {
-            // Idle connections keep no ciphertext buffer.
+        if out.is_empty() && out.capacity() > 0 {
+            // An idle connection keeps no ciphertext buffer (the allocator's per-thread cache
+            // makes the next write's allocation cheap).
             *out = Vec::new();
         }
         result
