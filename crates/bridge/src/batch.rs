@@ -9,7 +9,7 @@
 //!   list exactly once and is flushed (or its own I/O thread woken) by [`end`]; so a queue is
 //!   never left non-empty with nobody responsible for it. Other senders that find it
 //!   non-empty append behind, as always. The batching thread's own connection is not woken:
-//!   its loop flushes its queue right after the batch (for TLS, only that thread can).
+//!   its loop flushes its queue right after the batch.
 //! - [`end`] pops one connection at a time, so no `RefCell` borrow is held while flushing.
 
 use std::cell::{Cell, RefCell};

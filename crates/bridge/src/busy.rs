@@ -14,8 +14,9 @@
 //!   ends (or at once if the thread cannot be spawned).
 //! - Busy threads watch the server's stop fd: `Server::stop` ends them at once and waits for
 //!   them with the connection threads.
-//! - Both paths write through [`crate::io::ResponseOut`], which sends close_notify (TLS) and
-//!   shuts the socket down for writing once the response is out.
+//! - Both paths go through a `ws::WsStream` (plain, or TLS with its handshake driven by the
+//!   busy thread's reads) and write through [`crate::io::ResponseOut`], which sends
+//!   close_notify (TLS) and shuts the socket down for writing once the response is out.
 
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
@@ -23,13 +24,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ws::Response;
+use ws::{Response, WsStream};
 
 use crate::handler::panic_text;
 use crate::io::{wait, write_response, Wait};
 use crate::server::{BusySlot, ServerShared};
 use crate::sys;
-use crate::transport::Transport;
 
 /// TLS sockets over `max_connections` answered at once per server, at most; the rest are
 /// closed without an answer.
@@ -40,7 +40,8 @@ pub(crate) const BUSY_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a socket is drained after its 503, so that the client's request arriving after
 /// our answer does not turn the close into a reset that loses the answer.
 pub(crate) const LINGER: Duration = Duration::from_millis(500);
-/// Stack of a busy TLS thread (the TLS handshake runs deeper than a plain thread needs).
+/// Stack of a busy TLS thread (the TLS handshake runs deeper than a plain thread needs, and a
+/// TLS read takes its ciphertext into an 18 KiB local).
 const BUSY_STACK: usize = 256 * 1024;
 
 /// The response to a client over `max_connections`.
@@ -87,18 +88,19 @@ fn answer_tls(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         return;
     }
     let _ = sock.set_nodelay(true);
-    let mut tr = match rustls::ServerConnection::new(cfg.clone()) {
-        Ok(c) => Transport::Tls(Box::new(c)),
+    let stream = match WsStream::tls_server(sock, cfg.clone()) {
+        Ok(t) => t,
         Err(e) => {
             log::debug!("{peer}: TLS session for the 503: {e}");
             return;
         }
     };
-    // (1) The TLS handshake. Plaintext (the request) may follow it; it is not needed.
+    // (1) The TLS handshake, driven by reads. Plaintext (the request) may follow it; it is not
+    // needed.
     let mut buf = [0u8; 1024];
     loop {
-        match tr.read(&sock, &mut buf) {
-            Ok(0) => return,
+        match crate::io::eof_as_zero(stream.read_drained(&mut buf)) {
+            Ok((0, _)) => return,
             Ok(_) => {}
             Err(e)
                 if matches!(
@@ -110,14 +112,20 @@ fn answer_tls(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
                 return;
             }
         }
-        if tr.write_pending(&sock).is_err() {
-            return;
+        match stream.flush_pending() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return,
+            _ => {}
         }
-        if !tr.is_handshaking() {
+        if !stream.is_handshaking() {
             break;
         }
-        let events = sys::POLLIN | if tr.wants_write() { sys::POLLOUT } else { 0 };
-        match wait(s, &sock, events, None, Some(deadline), true) {
+        let events = sys::POLLIN
+            | if stream.wants_write() {
+                sys::POLLOUT
+            } else {
+                0
+            };
+        match wait(s, stream.tcp(), events, None, Some(deadline), true) {
             Ok((Wait::Ready, _)) => {}
             _ => {
                 log::debug!("{peer}: no TLS handshake in time for the 503");
@@ -126,9 +134,9 @@ fn answer_tls(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
         }
     }
     // (2) The 503, close_notify, and the write side shut down.
-    if write_response(s, &sock, &mut tr, &response(), deadline).is_err() {
+    if write_response(s, &stream, &response(), deadline).is_err() {
         return;
     }
     // (3) Drain until the client closes, or `LINGER`.
-    crate::io::linger(s, &sock, Instant::now() + LINGER);
+    crate::io::linger(s, stream.tcp(), Instant::now() + LINGER);
 }

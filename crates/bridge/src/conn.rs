@@ -4,24 +4,30 @@
 //! Invariants:
 //! - `ConnShared` is shared by the I/O thread, the connection actor, rooms and any sender.
 //!   The I/O thread is the only one that reads the socket or ends the connection.
-//! - `out` (the outbound queue, the socket for direct writes, the phase) is one mutex, held
-//!   only for non-blocking work: queue appends and non-blocking writes. A sender that finds
-//!   the queue empty writes to the socket itself (plain TCP only; TLS output is encrypted by
-//!   the I/O thread); whatever the socket does not take is queued and the I/O thread is woken
-//!   through `wake` to flush it on POLLOUT. A sender on an I/O thread that is feeding a read
-//!   only queues, and flushes at the end of that read (`batch.rs`). Nothing is written outside
-//!   that lock, so frames never interleave.
+//! - `out` (the outbound queue, the stream for direct writes, the phase) is one mutex, held
+//!   only for non-blocking work: queue appends and non-blocking writes. The stream is a
+//!   shared `ws::WsStream`, plain or TLS: a sender that finds the queue empty writes to it
+//!   itself (for TLS it encrypts too, under the stream's own short locks); whatever the socket
+//!   does not take is queued, or (TLS) stays in the stream as ciphertext (`wants_write`), and
+//!   the I/O thread is woken through `wake` to flush it on POLLOUT. A sender on an I/O thread
+//!   that is feeding a read only queues, and flushes at the end of that read (`batch.rs`).
+//!   Nothing is written outside that lock, so frames never interleave and TLS records keep
+//!   the queue's order. The I/O thread is the only one that reads the stream (which also
+//!   drives the TLS handshake) or shuts it down.
 //! - Phases (in `out`): `Handshake` → `Open` (accepted; sends allowed) → `Closing` (a close
 //!   frame is queued, by us or in answer to the peer; sends fail) → `Done` (socket released).
 //!   Only the I/O thread moves to `Done`.
-//! - Lock order: rooms locks (see `rooms.rs`) → `rooms` here → `out`; `decision` → `out`.
+//! - Lock order: rooms locks (see `rooms.rs`) → `rooms` here → `out` → the stream's own
+//!   locks (TLS: its `out`, then its `tls`; see `ws::WsStream`); `decision` → `out`. The
+//!   stream's reader takes only the stream's locks, never this `out`.
 
 use std::fmt;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use scheduler::Pid;
+use ws::WsStream;
 
 use crate::error::Error;
 use crate::frame;
@@ -80,8 +86,9 @@ pub(crate) enum Phase {
 
 pub(crate) struct Out {
     pub(crate) q: Outbound,
-    /// The socket, for direct writes by senders (plain TCP only).
-    pub(crate) sock: Option<Arc<TcpStream>>,
+    /// The stream (plain or TLS), for direct writes by senders; `None` before the I/O thread
+    /// shares it and once it is released.
+    pub(crate) sock: Option<Arc<WsStream>>,
     pub(crate) phase: Phase,
     /// The close we sent (code, reason), once we sent one.
     pub(crate) sent_close: Option<(u16, String)>,
@@ -282,10 +289,15 @@ impl Conn {
         let Out { q, sock, .. } = &mut *out;
         let pushed = match sock {
             Some(sk) if !handshake && !batching => {
-                let mut w: &TcpStream = sk;
-                q.push(chunk, Some(&mut w))
+                let mut w: &WsStream = sk;
+                match q.push(chunk, Some(&mut w)) {
+                    // TLS: the frame is encrypted but not all of it reached the socket; the
+                    // I/O thread writes the rest on POLLOUT.
+                    Pushed::Written if sk.wants_write() => Pushed::QueuedWake,
+                    p => p,
+                }
             }
-            _ => q.push(chunk, None::<&mut &TcpStream>),
+            _ => q.push(chunk, None::<&mut &WsStream>),
         };
         match pushed {
             Pushed::Written | Pushed::Queued => Ok(()),
@@ -323,18 +335,18 @@ impl Conn {
     }
 
     /// The end of a write batch (`batch.rs`): writes what the socket takes now; wakes the
-    /// connection's I/O thread for the rest (or for TLS, which only it can encrypt), unless
-    /// `own_thread`: the batch ran on that I/O thread, which flushes next anyway.
+    /// connection's I/O thread for the rest (queued frames, or TLS ciphertext left in the
+    /// stream), unless `own_thread`: the batch ran on that I/O thread, which flushes next
+    /// anyway.
     pub(crate) fn flush_deferred(&self, own_thread: bool) {
         let s = &*self.inner;
         let mut out = s.lock_out();
         let Out { q, sock, .. } = &mut *out;
-        if let Some(sk) = sock {
-            let mut w: &TcpStream = sk;
+        let left = match sock {
             // An error is left for the I/O thread to meet on its own write.
-            let _ = q.flush(&mut w);
-        }
-        let left = !out.q.is_empty();
+            Some(sk) => !matches!(crate::io::flush_queue(sk, q), Ok(true)),
+            None => !q.is_empty(),
+        };
         drop(out);
         if left && !own_thread {
             s.wake.signal();
@@ -409,9 +421,8 @@ impl Conn {
             // The 101 goes in front of whatever was sent during the handshake.
             q.push_front(Chunk::Owned(resp.to_bytes()));
             if let Some(sk) = sock {
-                let mut w: &TcpStream = sk;
                 // Non-blocking; the I/O thread (woken below) writes what is left.
-                let _ = q.flush(&mut w);
+                let _ = crate::io::flush_queue(sk, q);
             }
             out.phase = Phase::Open;
         }

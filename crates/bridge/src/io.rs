@@ -2,15 +2,24 @@
 //!
 //! Invariants:
 //! - One thread per accepted socket (named `tern-ws-io`, small stack), never a scheduler
-//!   worker; once its socket is finished it may wait for the next one (`pool.rs`). It owns
-//!   the socket's reading side, the `ws::Connection` protocol state, the heartbeat and (for
-//!   TLS) the TLS session. The socket is NON-BLOCKING; the thread waits only in `poll(2)`, on
+//!   worker; once its socket is finished it may wait for the next one (`pool.rs`). The
+//!   socket is a `ws::WsStream` (plain or TLS) shared with senders through `Out::sock`. This
+//!   thread is its only reader (reads also drive the TLS handshake and feed the TLS session),
+//!   the only one that shuts it down, and owns the `ws::Connection` protocol state and the
+//!   heartbeat. Every thread, this one included, writes it only under the connection's `out`
+//!   lock (`conn.rs`); for TLS the writer encrypts its own records (`WsStream`'s short locks,
+//!   taken after `out`). The socket is NON-BLOCKING; the thread waits only in `poll(2)`, on
 //!   the socket and the connection's wake fd, with the timeout set to the next real deadline
-//!   (handshake, heartbeat, close). An idle connection wakes only for its heartbeat (and once,
+//!   (handshake, heartbeat, close), asking for POLLOUT while frames are queued or TLS
+//!   ciphertext waits in the stream (`wants_write`; `flush` finishes it with
+//!   `flush_pending`). An idle connection wakes only for its heartbeat (and once,
 //!   `TRIM_IDLE_STACK_AFTER` after opening, to give back stack pages: `sys::trim_stack`).
-//! - Other threads never touch the protocol state: they queue frames (see `conn.rs`) and, to
-//!   close, set `Out::close_req` and wake this thread, which runs the close through
-//!   `ws::Connection` and queues the close frame last.
+//! - Reads: a read that drained the socket (`WsStream::read_drained`) goes straight to
+//!   `poll(2)`, skipping the read that would only say `WouldBlock`. A TLS peer that closes TCP
+//!   without close_notify counts as the peer closing (`eof_as_zero`), like a plain FIN.
+//! - Other threads never touch the protocol state: they queue or write frames (see
+//!   `conn.rs`) and, to close, set `Out::close_req` and wake this thread, which runs the close
+//!   through `ws::Connection` and queues the close frame last.
 //! - Inbound flow control: after posting a message, if the actor's unprocessed input is over
 //!   the bounds, the thread sets `paused`, re-checks, and stops feeding and reading (the rest
 //!   of the current read, at most one buffer, waits in `stash`) and stops asking for POLLIN;
@@ -41,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use ws::{
     CloseState, Connection, HandshakeStatus, HeartbeatAction, HeartbeatState, Response, Role,
-    ServerHandshake,
+    ServerHandshake, WsStream,
 };
 
 use crate::bufpool;
@@ -51,7 +60,6 @@ use crate::handler::panic_text;
 use crate::outbound::{Chunk, Pushed};
 use crate::server::ServerShared;
 use crate::sys::{self, EventFd, PollFd};
-use crate::transport::Transport;
 
 /// Bytes read per loop turn at most, so queued output gets its turn.
 const READ_TURN: usize = 256 * 1024;
@@ -60,7 +68,9 @@ const READ_TURN: usize = 256 * 1024;
 /// connections (connect, a message, close) end before it and never pay the `madvise`; a
 /// connection still open by then is likely to stay open, and stops holding the pages early.
 const TRIM_IDLE_STACK_AFTER: Duration = Duration::from_millis(100);
-/// Smallest stack for a TLS connection thread (the TLS handshake runs deeper).
+/// Smallest stack for a TLS connection thread: the TLS handshake runs deeper, and a TLS read
+/// (`ws::WsStream`) takes its ciphertext into an 18 KiB local. Idle, the thread gives those
+/// pages back (`sys::trim_stack`).
 const TLS_MIN_STACK: usize = 256 * 1024;
 
 /// Starts serving an accepted socket: on a spare thread if one waits (see `pool.rs`), else on
@@ -165,8 +175,8 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
 struct Opened {
     conn: Conn,
     pid: scheduler::Pid,
-    sock: Arc<TcpStream>,
-    tr: Transport,
+    /// Shared with senders through `Out::sock` (see `conn.rs`).
+    stream: Arc<WsStream>,
     cfg: ws::Config,
     /// Bytes that followed the upgrade request in the same read (an early first frame).
     rest: Vec<u8>,
@@ -182,10 +192,10 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
         return None;
     }
     let _ = sock.set_nodelay(true);
-    let mut tr = match &s.tls {
-        None => Transport::Plain,
-        Some(cfg) => match rustls::ServerConnection::new(cfg.clone()) {
-            Ok(c) => Transport::Tls(Box::new(c)),
+    let stream = match &s.tls {
+        None => WsStream::plain(sock),
+        Some(cfg) => match WsStream::tls_server(sock, cfg.clone()) {
+            Ok(t) => t,
             Err(e) => {
                 log::warn!("{peer}: TLS session: {e}");
                 return None;
@@ -193,7 +203,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
         },
     };
     let cfg = ws_config(&s.opts);
-    let mut req = read_request(s, &sock, &mut tr, &cfg, peer, deadline)?;
+    let mut req = read_request(s, &stream, &cfg, peer, deadline)?;
 
     let mut path = req.path().to_string();
     if let Some(q) = req.query() {
@@ -215,7 +225,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
             if let Some(n) = LIMIT.check() {
                 log::warn!("{peer}: cannot create an eventfd ({e}); answering 503 ({n} more since the last such line)");
             }
-            let _ = write_response(s, &sock, &mut tr, &crate::busy::response(), deadline);
+            let _ = write_response(s, &stream, &crate::busy::response(), deadline);
             return None;
         }
     };
@@ -227,14 +237,12 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
         s.clone(),
         wake,
     );
-    let sock = Arc::new(sock);
+    let stream = Arc::new(stream);
     {
         let mut out = conn.inner.lock_out();
         out.upgrade = Some(Response::accept(&req));
         out.decide_by = Some(deadline);
-        if matches!(tr, Transport::Plain) {
-            out.sock = Some(sock.clone());
-        }
+        out.sock = Some(stream.clone());
     }
     s.register(&conn);
     let pid = match catch_unwind(AssertUnwindSafe(|| s.spawn_actor(conn.clone()))) {
@@ -247,7 +255,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
             conn.inner.lock_out().phase = Phase::Done;
             s.unregister(conn.id());
             let resp = Response::reject(500, "Internal Server Error");
-            let _ = write_response(s, &sock, &mut tr, &resp, deadline);
+            let _ = write_response(s, &stream, &resp, deadline);
             return None;
         }
     };
@@ -270,7 +278,14 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
         if let Some(d) = conn.take_decision() {
             break Some(d);
         }
-        match wait(s, &sock, 0, Some(&conn.inner.wake), Some(deadline), true) {
+        match wait(
+            s,
+            stream.tcp(),
+            0,
+            Some(&conn.inner.wake),
+            Some(deadline),
+            true,
+        ) {
             Ok((Wait::TimedOut, _)) | Err(_) => break None,
             Ok((_, rev)) if rev & sys::POLLERR_HUP != 0 => break None,
             Ok(_) if s.stopping.load(Ordering::SeqCst) => break None,
@@ -289,6 +304,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
             out.phase = Phase::Done;
             out.upgrade = None;
             out.q.clear(); // frames sent during the handshake: never upgraded, dropped
+            out.sock = None;
             false
         }
     };
@@ -298,8 +314,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
                 let reason = status_reason(status);
                 let _ = write_response(
                     s,
-                    &sock,
-                    &mut tr,
+                    &stream,
                     &Response::reject(status, reason),
                     deadline + Duration::from_secs(1),
                 );
@@ -310,8 +325,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
                 // end.
                 let _ = write_response(
                     s,
-                    &sock,
-                    &mut tr,
+                    &stream,
                     &Response::reject(503, "Service Unavailable"),
                     Instant::now() + Duration::from_millis(100),
                 );
@@ -325,8 +339,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
     Some(Opened {
         conn,
         pid,
-        sock,
-        tr,
+        stream,
         cfg,
         rest,
     })
@@ -340,8 +353,7 @@ fn serve_open(s: &Arc<ServerShared>, o: Opened) {
     let mut lp = Box::new(Loop {
         s,
         conn: &o.conn,
-        sock: &o.sock,
-        tr: o.tr,
+        stream: &o.stream,
         ws: Connection::new(Role::Server, &o.cfg),
         hb: s
             .opts
@@ -366,8 +378,7 @@ fn serve_open(s: &Arc<ServerShared>, o: Opened) {
 /// Reads and parses the upgrade request (and runs the TLS handshake) until `deadline`.
 fn read_request(
     s: &ServerShared,
-    sock: &TcpStream,
-    tr: &mut Transport,
+    stream: &WsStream,
     cfg: &ws::Config,
     peer: SocketAddr,
     deadline: Instant,
@@ -375,15 +386,15 @@ fn read_request(
     let mut hs = ServerHandshake::new(cfg, Some(peer));
     loop {
         let mut buf = bufpool::take();
-        match tr.read(sock, &mut buf) {
-            Ok(0) => return None,
-            Ok(n) => match hs.feed(&buf[..n]) {
+        match eof_as_zero(stream.read_drained(&mut buf)) {
+            Ok((0, _)) => return None,
+            Ok((n, _)) => match hs.feed(&buf[..n]) {
                 Ok(HandshakeStatus::Done(req)) => return Some(req),
                 Ok(_) => continue,
                 Err(e) => {
                     log::debug!("{peer}: bad upgrade request: {e}");
                     if let Some(resp) = Response::from_error(&e) {
-                        let _ = write_response(s, sock, tr, &resp, deadline);
+                        let _ = write_response(s, stream, &resp, deadline);
                     }
                     return None;
                 }
@@ -396,21 +407,26 @@ fn read_request(
             }
         }
         drop(buf); // hold no buffer while waiting (slow clients)
-        if tr.write_pending(sock).is_err() {
-            return None;
+        match stream.flush_pending() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return None,
+            _ => {}
         }
-        let events = sys::POLLIN | if tr.wants_write() { sys::POLLOUT } else { 0 };
-        match wait(s, sock, events, None, Some(deadline), true) {
+        let events = sys::POLLIN
+            | if stream.wants_write() {
+                sys::POLLOUT
+            } else {
+                0
+            };
+        match wait(s, stream.tcp(), events, None, Some(deadline), true) {
             Ok((Wait::Ready, _)) => {}
             Ok((Wait::TimedOut, _)) => {
                 log::debug!("{peer}: handshake timed out");
-                if !tr.is_handshaking() {
+                if !stream.is_handshaking() {
                     let resp = Response::from_error(&ws::Error::HandshakeTimeout);
                     if let Some(r) = resp {
                         let _ = write_response(
                             s,
-                            sock,
-                            tr,
+                            stream,
                             &r,
                             Instant::now() + Duration::from_millis(100),
                         );
@@ -433,19 +449,43 @@ pub(crate) struct ResponseOut {
 impl ResponseOut {
     pub(crate) fn new(resp: &Response) -> ResponseOut {
         let mut q = crate::outbound::Outbound::new(usize::MAX);
-        let _ = q.push(Chunk::Owned(resp.to_bytes()), None::<&mut &TcpStream>);
+        let _ = q.push(Chunk::Owned(resp.to_bytes()), None::<&mut &WsStream>);
         ResponseOut { q }
     }
 
-    /// Writes until the socket would block. Once everything is out, sends close_notify (TLS)
-    /// and shuts the socket down for writing, and returns true.
-    pub(crate) fn step(&mut self, sock: &TcpStream, tr: &mut Transport) -> io::Result<bool> {
-        if !tr.flush(sock, &mut self.q)? {
+    /// Writes until the socket would block. Once everything is out (TLS: encrypted and
+    /// written), sends close_notify (TLS) and shuts the socket down for writing, and returns
+    /// true.
+    pub(crate) fn step(&mut self, stream: &WsStream) -> io::Result<bool> {
+        if !flush_queue(stream, &mut self.q)? {
             return Ok(false);
         }
-        tr.send_close_notify(sock);
-        let _ = sock.shutdown(Shutdown::Write);
+        let _ = stream.shutdown(Shutdown::Write);
         Ok(true)
+    }
+}
+
+/// Writes `q` (TLS: ciphertext left over from earlier writes first) until the socket would
+/// block. True when the queue is empty and no ciphertext waits in the stream.
+pub(crate) fn flush_queue(
+    stream: &WsStream,
+    q: &mut crate::outbound::Outbound,
+) -> io::Result<bool> {
+    match stream.flush_pending() {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+        r => r?,
+    }
+    // `&WsStream` writes vectored: plain, one `writev`; TLS, at most 64 KiB of plaintext per
+    // write, each write first flushing what the previous one left (else `WouldBlock`).
+    let mut w = stream;
+    Ok(q.flush(&mut w)? && !stream.wants_write())
+}
+
+/// A TLS peer closing TCP without close_notify ends the stream like a plain FIN does (`Ok(0)`).
+pub(crate) fn eof_as_zero(r: io::Result<(usize, bool)>) -> io::Result<(usize, bool)> {
+    match r {
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok((0, true)),
+        r => r,
     }
 }
 
@@ -453,17 +493,16 @@ impl ResponseOut {
 /// socket down for writing.
 pub(crate) fn write_response(
     s: &ServerShared,
-    sock: &TcpStream,
-    tr: &mut Transport,
+    stream: &WsStream,
     resp: &Response,
     deadline: Instant,
 ) -> io::Result<()> {
     let mut out = ResponseOut::new(resp);
     loop {
-        if out.step(sock, tr)? {
+        if out.step(stream)? {
             return Ok(());
         }
-        match wait(s, sock, sys::POLLOUT, None, Some(deadline), true)? {
+        match wait(s, stream.tcp(), sys::POLLOUT, None, Some(deadline), true)? {
             (Wait::Ready, _) => {}
             _ => return Err(io::ErrorKind::TimedOut.into()),
         }
@@ -527,8 +566,8 @@ pub(crate) fn linger(s: &ServerShared, sock: &TcpStream, until: Instant) {
 struct Loop<'a> {
     s: &'a ServerShared,
     conn: &'a Conn,
-    sock: &'a TcpStream,
-    tr: Transport,
+    /// Also `Out::sock`: senders write it too, under the connection's `out` lock.
+    stream: &'a WsStream,
     ws: Connection,
     hb: Option<HeartbeatState>,
     /// Set when the connection must end now, with the code to report.
@@ -603,7 +642,7 @@ impl Loop<'_> {
             }
             match wait(
                 self.s,
-                self.sock,
+                self.stream.tcp(),
                 events,
                 Some(&self.conn.inner.wake),
                 deadline,
@@ -628,7 +667,7 @@ impl Loop<'_> {
 
     /// Releases the connection and posts its one `Closed`.
     fn finish(&mut self, pid: scheduler::Pid, code: u16, reason: String) {
-        let (s, conn, sock) = (self.s, self.conn, self.sock);
+        let (s, conn, stream) = (self.s, self.conn, self.stream);
         let we_closed_first = {
             let mut out = conn.inner.lock_out();
             out.phase = Phase::Done;
@@ -636,8 +675,8 @@ impl Loop<'_> {
             out.sock = None;
             out.sent_close.is_some() // set when we began the close, not when we answered one
         };
-        self.tr.send_close_notify(sock);
-        let _ = sock.shutdown(Shutdown::Write);
+        // TLS: close_notify first (best effort), then FIN.
+        let _ = stream.shutdown(Shutdown::Write);
         s.rooms.leave_all(conn);
         s.unregister(conn.id());
         log::debug!(
@@ -658,13 +697,13 @@ impl Loop<'_> {
         // its kernel drop our close frame unread. Nor over TLS: the peer may still send its
         // close_notify. Those linger.
         let peer_began = self.peer_close.is_some() && self.ws.is_closed() && !we_closed_first;
-        if peer_began && matches!(self.tr, Transport::Plain) {
-            let _ = crate::busy::discard_input(sock);
+        if peer_began && matches!(stream, WsStream::Plain(_)) {
+            let _ = crate::busy::discard_input(stream.tcp());
             return;
         }
         linger(
             s,
-            sock,
+            stream.tcp(),
             Instant::now() + s.opts.close_timeout.min(LINGER_MAX),
         );
     }
@@ -703,7 +742,7 @@ impl Loop<'_> {
             if total >= READ_TURN {
                 return true;
             }
-            match self.tr.read_drained(self.sock, buf) {
+            match eof_as_zero(self.stream.read_drained(buf)) {
                 Ok((0, _)) => {
                     self.read_eof = true;
                     return false;
@@ -859,12 +898,13 @@ impl Loop<'_> {
             }
             return;
         }
-        let mut w: &TcpStream = self.sock;
-        let direct = matches!(self.tr, Transport::Plain) && out.q.is_empty();
-        let pushed = if direct {
+        // Written at once when nothing waits (TLS ciphertext the socket did not take stays in
+        // the stream: `flush` sees it through `wants_write`).
+        let mut w: &WsStream = self.stream;
+        let pushed = if out.q.is_empty() {
             out.q.push(Chunk::Owned(bytes), Some(&mut w))
         } else {
-            out.q.push(Chunk::Owned(bytes), None::<&mut &TcpStream>)
+            out.q.push(Chunk::Owned(bytes), None::<&mut &WsStream>)
         };
         if let Pushed::Overflow { queued } = pushed {
             // A peer that pings without reading our pongs: the outbound rule applies.
@@ -879,10 +919,11 @@ impl Loop<'_> {
         }
     }
 
-    /// Writes queued output; true when nothing is left.
+    /// Writes queued output, and (TLS) ciphertext a sender's write left in the stream; true
+    /// when nothing is left. While false the loop asks for POLLOUT.
     fn flush(&mut self) -> bool {
         let mut out = self.conn.inner.lock_out();
-        match self.tr.flush(self.sock, &mut out.q) {
+        match flush_queue(self.stream, &mut out.q) {
             Ok(done) => done,
             Err(e) => {
                 log::debug!("connection {}: write: {e}", self.conn.id());
@@ -941,7 +982,7 @@ impl Loop<'_> {
                 self.trim_now = true;
                 if let Ok(frame) = self.ws.encode_ping(&p) {
                     let mut out = self.conn.inner.lock_out();
-                    let _ = out.q.push(Chunk::Owned(frame), None::<&mut &TcpStream>);
+                    let _ = out.q.push(Chunk::Owned(frame), None::<&mut &WsStream>);
                 }
             }
             HeartbeatAction::TimedOut => {

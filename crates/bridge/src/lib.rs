@@ -28,7 +28,7 @@
 //! - `server`: the listener, the accept thread, [`Server::stop`], the registry of servers;
 //!   `busy`: the 503 to a client over `max_connections` (plain or TLS).
 //! - `io`: the per-connection I/O thread; `pool`: spare I/O threads reused for new sockets;
-//!   `transport`: plain/TLS over a non-blocking socket;
+//!   the socket itself, plain or TLS, is a shared `ws::WsStream` (see `conn`);
 //!   `outbound`: the bounded queue of encoded frames; `sys`: `poll(2)` and `eventfd(2)`;
 //!   `bufpool`: read buffers lent only while reading; `batch`: one write per connection per
 //!   read on I/O threads; `ratelimit`: log lines an attacker can
@@ -60,7 +60,6 @@ mod rooms;
 mod server;
 mod sys;
 mod tls;
-mod transport;
 mod watch;
 
 pub use conn::{Conn, Decision};

@@ -41,7 +41,6 @@ use crate::options::Options;
 use crate::ratelimit::RateLimit;
 use crate::rooms::Rooms;
 use crate::sys::{self, EventFd, PollFd};
-use crate::transport::Transport;
 
 /// Over-limit sockets the accept thread keeps draining after its 503, at most.
 pub(crate) const MAX_REJECTING: usize = 256;
@@ -395,7 +394,7 @@ fn wait_live_zero(s: &ServerShared, deadline: Instant) -> bool {
 }
 
 struct Rejecting {
-    sock: TcpStream,
+    sock: ws::WsStream,
     until: Instant,
 }
 
@@ -442,7 +441,7 @@ fn accept_loop(s: Arc<ServerShared>, listener: Arc<TcpListener>) {
             if !ready {
                 return true;
             }
-            crate::busy::discard_input(&r.sock)
+            crate::busy::discard_input(r.sock.tcp())
         });
         if fds[1].revents() == 0 {
             continue;
@@ -523,7 +522,8 @@ fn reject_busy(
     }
     // One write: a fresh socket's buffer takes the whole response; if not, drop it.
     let mut out = ResponseOut::new(&crate::busy::response());
-    if !matches!(out.step(&sock, &mut Transport::Plain), Ok(true)) {
+    let sock = ws::WsStream::plain(sock);
+    if !matches!(out.step(&sock), Ok(true)) {
         return;
     }
     if rejecting.len() < MAX_REJECTING {

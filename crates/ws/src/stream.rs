@@ -34,8 +34,25 @@
 //!
 //! Timeouts surface as `io::ErrorKind::{WouldBlock, TimedOut}` and lose no data: ciphertext
 //! already read stays in rustls, so the next read resumes where this one stopped.
+//!
+//! # Bounds (what a connection keeps)
+//!
+//! * One write hands rustls at most `TLS_WRITE_BATCH` (64 KiB) of plaintext (a vectored write
+//!   of many frames included), so `out` holds at most one batch's ciphertext, and rustls'
+//!   own buffers stay small whatever the caller has queued.
+//! * `out` gives its allocation back once written out, so an idle connection keeps no
+//!   ciphertext buffer. The reader reads ciphertext into the caller's buffer when that holds at
+//!   least `DIRECT_READ_MIN` (4 KiB; rustls copies it before the plaintext is written there),
+//!   else into a local on its stack (`TLS_READ_CHUNK`, 18 KiB): a thread that reads TLS with
+//!   small buffers needs that much stack more.
+//!
+//! # EOF
+//!
+//! The peer's `close_notify` reads as `Ok(0)`. A TLS peer that closes TCP without it reads as
+//! `Err(UnexpectedEof)` (a truncation rustls cannot rule out); a caller that treats both as
+//! the end of the stream may map one to the other.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,8 +62,14 @@ use rustls_pki_types::ServerName;
 
 use crate::error::Error;
 
-/// Size of the reader's local ciphertext buffer: one full TLS record plus overhead.
+/// Size of the reader's local ciphertext buffer (on its stack), used when the caller's buffer
+/// is smaller than [`DIRECT_READ_MIN`]: one full TLS record plus overhead.
 const TLS_READ_CHUNK: usize = 16 * 1024 + 2048;
+/// A read buffer at least this large also takes the ciphertext read from the socket.
+const DIRECT_READ_MIN: usize = 4 * 1024;
+/// Plaintext handed to rustls per write at most (the rest of the caller's buffers is left for
+/// its next write), so one write buffers at most this much ciphertext (plus record overhead).
+const TLS_WRITE_BATCH: usize = 64 * 1024;
 
 /// A WebSocket transport: plain TCP or TLS. Use it through `&WsStream` (`Read + Write`).
 #[derive(Debug)]
@@ -175,6 +198,21 @@ impl WsStream {
         }
     }
 
+    /// [`Read::read`], also saying whether this read drained the socket: the kernel had fewer
+    /// bytes than asked for and (TLS) rustls holds no more plaintext nor ciphertext not yet
+    /// fed. Then a next read would only say `WouldBlock`, and a non-blocking owner can wait in
+    /// `poll(2)` at once (level-triggered: anything that arrived since is reported). `false`
+    /// when unsure. Errors and EOF as [`Read::read`].
+    pub fn read_drained(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+        match self {
+            WsStream::Plain(s) => {
+                let n = (&*s).read(buf)?;
+                Ok((n, n < buf.len()))
+            }
+            WsStream::Tls(t) => t.read_drained(buf),
+        }
+    }
+
     /// True while the TLS handshake is in progress (always false for plain TCP).
     pub fn is_handshaking(&self) -> bool {
         match self {
@@ -228,7 +266,16 @@ impl Write for &WsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match *self {
             WsStream::Plain(s) => (&*s).write(buf),
-            WsStream::Tls(t) => t.write(buf),
+            WsStream::Tls(t) => t.write_vectored(&[IoSlice::new(buf)]),
+        }
+    }
+
+    /// Plain: one `writev(2)`. TLS: up to 64 KiB (`TLS_WRITE_BATCH`) of the buffers are
+    /// encrypted (one record per buffer at least) and written like [`Write::write`].
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match *self {
+            WsStream::Plain(s) => (&*s).write_vectored(bufs),
+            WsStream::Tls(t) => t.write_vectored(bufs),
         }
     }
 
@@ -249,6 +296,9 @@ impl Read for WsStream {
 impl Write for WsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         (&*self).write(buf)
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
     }
     fn flush(&mut self) -> io::Result<()> {
         (&*self).flush()
@@ -297,15 +347,27 @@ impl TlsStream {
     }
 
     fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.read_drained(buf).map(|(n, _)| n)
+    }
+
+    fn read_drained(&self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
         if buf.is_empty() {
-            return Ok(0);
+            return Ok((0, false));
         }
         let mut seen_eof = false;
+        // Whether this call's last socket read came back short (the kernel had no more).
+        let mut sock_short = false;
         loop {
             let must_flush = {
                 let mut st = lock(&self.tls);
                 match st.conn.reader().read(buf) {
-                    Ok(n) => return Ok(n), // 0: the peer sent close_notify (clean EOF)
+                    // 0: the peer sent close_notify (clean EOF). `wants_read`: rustls holds
+                    // no decrypted bytes.
+                    Ok(n) => {
+                        let drained =
+                            sock_short && st.pending_in.is_empty() && st.conn.wants_read();
+                        return Ok((n, drained));
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => return Err(e),
                 }
@@ -328,29 +390,47 @@ impl TlsStream {
             if must_flush {
                 self.flush_best_effort()?;
             }
-            // The socket read: no lock held.
-            let mut local = [0u8; TLS_READ_CHUNK];
-            let n = loop {
-                match (&self.sock).read(&mut local) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => break r?,
-                }
+            // The socket read: no lock held. A large enough `buf` takes the ciphertext itself
+            // (rustls copies it, then `buf` is free for the plaintext): no other buffer.
+            let (n, short, fed) = if buf.len() >= DIRECT_READ_MIN {
+                self.read_and_feed(buf)?
+            } else {
+                self.read_and_feed_local()?
             };
-            let fed = {
-                let mut st = lock(&self.tls);
-                if n == 0 {
-                    seen_eof = true;
-                    st.conn.read_tls(&mut io::empty()).map(|_| ())
-                } else {
-                    st.feed(&local[..n])
-                }
-            };
+            sock_short = short;
+            seen_eof = n == 0;
             if let Err(e) = fed {
                 // Let rustls' alert reach the peer before reporting the error.
                 let _ = self.flush_pending();
                 return Err(e);
             }
         }
+    }
+
+    /// One socket read into `into` (no lock held), then the ciphertext is fed to rustls.
+    /// Returns the bytes read, whether that was fewer than asked, and the feeding's result.
+    fn read_and_feed(&self, into: &mut [u8]) -> io::Result<(usize, bool, io::Result<()>)> {
+        let n = loop {
+            match (&self.sock).read(into) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => break r?,
+            }
+        };
+        let mut st = lock(&self.tls);
+        let fed = if n == 0 {
+            st.conn.read_tls(&mut io::empty()).map(|_| ())
+        } else {
+            st.feed(&into[..n])
+        };
+        Ok((n, n < into.len(), fed))
+    }
+
+    /// [`TlsStream::read_and_feed`] through a local buffer, for callers with a small `buf`.
+    /// Its own frame, so that only such reads put `TLS_READ_CHUNK` on the stack.
+    #[inline(never)]
+    fn read_and_feed_local(&self) -> io::Result<(usize, bool, io::Result<()>)> {
+        let mut local = [0u8; TLS_READ_CHUNK];
+        self.read_and_feed(&mut local)
     }
 
     /// Flushes what rustls wants to send; `WouldBlock` just leaves it pending.
@@ -361,17 +441,30 @@ impl TlsStream {
         }
     }
 
-    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+    fn write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        // At most `TLS_WRITE_BATCH` bytes of plaintext per write.
+        let mut batch: [IoSlice<'_>; MAX_SLICES] = [IoSlice::new(&[]); MAX_SLICES];
+        let (mut k, mut total) = (0, 0);
+        for b in bufs.iter().filter(|b| !b.is_empty()) {
+            if k == MAX_SLICES || total == TLS_WRITE_BATCH {
+                break;
+            }
+            let take = b.len().min(TLS_WRITE_BATCH - total);
+            batch[k] = IoSlice::new(&b[..take]);
+            k += 1;
+            total += take;
+        }
+        let batch = &batch[..k];
         let mut out = lock(&self.out);
         // Back-pressure: ciphertext from an earlier write goes first.
         self.write_out(&mut out)?;
         let n = {
             let mut st = lock(&self.tls);
-            let n = st.conn.writer().write(buf)?;
+            let n = st.conn.writer().write_vectored(batch)?;
             drain(&mut st.conn, &mut out)?;
             n
         };
-        if n == 0 && !buf.is_empty() {
+        if n == 0 && total > 0 {
             // rustls' buffer is full (handshake not finished yet): retry later.
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -404,6 +497,11 @@ impl TlsStream {
             }
         };
         out.drain(..written);
+        if out.is_empty() && out.capacity() > 0 {
+            // An idle connection keeps no ciphertext buffer (the allocator's per-thread cache
+            // makes the next write's allocation cheap).
+            *out = Vec::new();
+        }
         result
     }
 
@@ -432,6 +530,9 @@ impl TlsStream {
         }
     }
 }
+
+/// Buffers one write hands rustls at most (each becomes one record at least).
+const MAX_SLICES: usize = 64;
 
 fn drain(conn: &mut rustls::Connection, out: &mut Vec<u8>) -> io::Result<()> {
     while conn.wants_write() {

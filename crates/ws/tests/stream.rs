@@ -202,3 +202,144 @@ fn tls_nonblocking_server_echoes_a_megabyte() {
     srv.join().unwrap();
     client.shutdown(std::net::Shutdown::Both).unwrap();
 }
+
+/// A connected pair whose server side is NON-BLOCKING with its TLS handshake done (driven by
+/// the server's own reads, as the bridge's poll loop drives it).
+fn nonblocking_pair(tls: bool) -> Pair {
+    use std::os::fd::AsRawFd;
+    let Pair { client, server } = pair(tls);
+    server.set_nonblocking(true).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let c = client.clone();
+    let hs = std::thread::spawn(move || c.complete_handshake().unwrap());
+    let mut buf = [0u8; 64];
+    while server.is_handshaking() {
+        wait(server.as_raw_fd(), server.wants_write());
+        match server.flush_pending() {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        match (&server).read(&mut buf) {
+            Ok(n) => panic!("no application data expected yet ({n} bytes)"),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    hs.join().unwrap();
+    Pair { client, server }
+}
+
+/// Reads once the socket is readable; retries while rustls has only part of a record.
+fn read_drained_when_ready(s: &WsStream, buf: &mut [u8]) -> (usize, bool) {
+    use std::os::fd::AsRawFd;
+    loop {
+        match s.read_drained(buf) {
+            Ok(r) => return r,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => wait(s.as_raw_fd(), false),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// `size`: the read buffer (TLS: below 4 KiB the ciphertext goes through the stream's own
+/// stack buffer, from 4 KiB on through the caller's).
+fn read_drained_says_when_the_socket_is_empty(tls: bool, size: usize) {
+    let Pair { client, server } = nonblocking_pair(tls);
+    // A short message in one read: drained, the next read would only say WouldBlock.
+    (&*client).write_all(b"hello").unwrap();
+    let mut buf = vec![0u8; size];
+    assert_eq!(read_drained_when_ready(&server, &mut buf), (5, true));
+    assert_eq!(&buf[..5], b"hello");
+    let e = server.read_drained(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    // More than the buffer holds (one write, so it arrives at once): the first read is not
+    // drained, and nothing is lost.
+    let total = size * 5 / 4;
+    let sent: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+    (&*client).write_all(&sent).unwrap();
+    let (n, drained) = read_drained_when_ready(&server, &mut buf);
+    assert_eq!((n, drained), (size, false));
+    let mut got = buf[..n].to_vec();
+    while got.len() < total {
+        let (n, _) = read_drained_when_ready(&server, &mut buf);
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got == sent, "bytes differ");
+}
+
+#[test]
+fn plain_read_drained_says_when_the_socket_is_empty() {
+    read_drained_says_when_the_socket_is_empty(false, 100);
+    read_drained_says_when_the_socket_is_empty(false, 16 * 1024);
+}
+
+#[test]
+fn tls_read_drained_says_when_the_socket_is_empty() {
+    read_drained_says_when_the_socket_is_empty(true, 100);
+    read_drained_says_when_the_socket_is_empty(true, 16 * 1024);
+}
+
+fn vectored_write_carries_several_buffers(tls: bool) {
+    let Pair { client, server } = nonblocking_pair(tls);
+    // Plain: small enough for a fresh socket's send buffer; TLS: past the 64 KiB bound.
+    let size = if tls { 50 * 1024 } else { 2 * 1024 };
+    let (a, b, c) = (vec![1u8; size], vec![2u8; size], vec![3u8; size]);
+    let bufs = [
+        std::io::IoSlice::new(&a),
+        std::io::IoSlice::new(&b),
+        std::io::IoSlice::new(&c),
+    ];
+    let n = (&server).write_vectored(&bufs).unwrap();
+    // More than the first buffer; TLS hands rustls 64 KiB per write at most.
+    assert!(n > a.len(), "{n}");
+    assert_eq!(n, if tls { 64 * 1024 } else { 3 * size });
+    // What was accepted arrives, in order.
+    let reader = client.clone();
+    let r = std::thread::spawn(move || read_n(&reader, n));
+    while server.wants_write() {
+        wait(std::os::fd::AsRawFd::as_raw_fd(&server), true);
+        match server.flush_pending() {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    let got = r.join().unwrap();
+    let sent: Vec<u8> = [a, b, c].concat();
+    assert!(got == sent[..n], "bytes differ");
+}
+
+#[test]
+fn plain_vectored_write_carries_several_buffers() {
+    vectored_write_carries_several_buffers(false);
+}
+
+#[test]
+fn tls_vectored_write_is_bounded_and_carries_several_buffers() {
+    vectored_write_carries_several_buffers(true);
+}
+
+#[test]
+fn tls_eof_with_and_without_close_notify() {
+    // close_notify, then FIN: a clean EOF.
+    let Pair { client, server } = nonblocking_pair(true);
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(read_drained_when_ready(&server, &mut buf).0, 0);
+    // FIN without close_notify: UnexpectedEof, which a caller may treat as the peer closing.
+    let Pair { client, server } = nonblocking_pair(true);
+    client.tcp().shutdown(std::net::Shutdown::Write).unwrap();
+    let e = loop {
+        match server.read_drained(&mut buf) {
+            Ok(r) => panic!("expected an error, got {r:?}"),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                wait(std::os::fd::AsRawFd::as_raw_fd(&server), false)
+            }
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+}
