@@ -37,8 +37,8 @@
 //! - Exactly once per connection whose `Connect` was posted and that the actor did not
 //!   reject, `Loop::finish` runs: the socket is released, the connection leaves every room
 //!   and the server's table, then `Closed` is posted (so `on_close` sees it out of every
-//!   room). The socket is then dropped at once after a clean close on plain TCP, else after
-//!   a bounded linger (`linger`).
+//!   room). The socket is then dropped at once after a clean close the client began on
+//!   plain TCP, else after a bounded linger (`linger`).
 
 use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
