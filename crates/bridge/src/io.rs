@@ -74,9 +74,8 @@ const TRIM_IDLE_STACK_AFTER: Duration = Duration::from_millis(100);
 const TLS_MIN_STACK: usize = 256 * 1024;
 
 /// Starts serving an accepted socket: on a spare thread if one waits (see `pool.rs`), else on
-/// a new thread. The caller has taken a `live` slot. When the socket is finished, the thread
-/// serves the next connection already queued on the listener on the same slot
-/// (`ServerShared::accept_next`); if there is none it gives the slot back and waits as a spare.
+/// a new thread. The caller has taken a `live` slot; the thread gives it back when the
+/// socket is finished.
 pub(crate) fn start(s: Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> io::Result<()> {
     let Err((sock, peer)) = s.pool.hand_over(sock, peer) else {
         return Ok(());
@@ -95,12 +94,8 @@ pub(crate) fn start(s: Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> 
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| run(&s, sock, peer))) {
                     log::error!("connection thread for {peer} panicked: {}", panic_text(&*p));
                 }
-                // The next queued connection on the same slot, else give the slot back and
-                // wait as a spare for a hand-over.
-                job = s.accept_next().or_else(|| {
-                    s.thread_done();
-                    s.pool.next()
-                });
+                s.thread_done();
+                job = s.pool.next();
             }
         })?;
     Ok(())

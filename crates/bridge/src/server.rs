@@ -63,9 +63,6 @@ pub(crate) struct ServerShared {
     stop_wake: EventFd,
     /// Spare I/O threads (`pool.rs`).
     pub(crate) pool: crate::pool::Pool,
-    /// The listening socket, for I/O threads that take the next queued connection themselves
-    /// (`accept_next`); `None` once the server stops, so the port is released then.
-    listener: Mutex<Option<Arc<TcpListener>>>,
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
@@ -91,25 +88,6 @@ impl ServerShared {
 
     pub(crate) fn unregister(&self, id: ConnId) {
         lock(&self.conns).remove(&id);
-    }
-
-    /// For an I/O thread whose socket is finished and that still holds its `live` slot: the
-    /// next connection already queued on the listener, if any (non-blocking), to serve on
-    /// the same slot. This spares the accept thread's hand-over (and the wake-up of a spare
-    /// thread) when connections arrive faster than they end. `None` when nothing is queued,
-    /// on any error (the accept thread meets it too, and handles it) and once stopping.
-    pub(crate) fn accept_next(&self) -> Option<(TcpStream, SocketAddr)> {
-        if self.stopping.load(Ordering::SeqCst) {
-            return None;
-        }
-        let listener = lock(&self.listener).clone()?;
-        loop {
-            match listener.accept() {
-                Ok(next) => return Some(next),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return None,
-            }
-        }
     }
 
     /// Called once by every I/O thread as it ends.
@@ -263,7 +241,6 @@ pub fn serve_with(
     opts.validate()?;
     let addr = SocketAddr::new(opts.bind_addr, port);
     let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-    let listener = Arc::new(listener);
     listener
         .set_nonblocking(true)
         .map_err(|source| Error::Bind { addr, source })?;
@@ -290,7 +267,6 @@ pub fn serve_with(
         stopping: AtomicBool::new(false),
         stop_wake,
         pool,
-        listener: Mutex::new(Some(listener.clone())),
     });
     let s2 = shared.clone();
     let handle = std::thread::Builder::new()
@@ -348,9 +324,7 @@ impl Server {
         if let Some(h) = lock(&self.accept).take() {
             let _ = h.join();
         }
-        // No more hand-overs or direct accepts (the port is released once no I/O thread is
-        // inside `accept_next`): spare threads end, busy ones end after their socket.
-        lock(&s.listener).take();
+        // No more hand-overs: spare threads end, busy ones end after their socket.
         s.pool.close();
         // (2) 1001 to everyone.
         for c in self.connections() {
@@ -398,7 +372,7 @@ struct Rejecting {
     until: Instant,
 }
 
-fn accept_loop(s: Arc<ServerShared>, listener: Arc<TcpListener>) {
+fn accept_loop(s: Arc<ServerShared>, listener: TcpListener) {
     use std::os::fd::AsRawFd;
     let mut rejecting: Vec<Rejecting> = Vec::new();
     let mut paused_until: Option<Instant> = None;
