@@ -27,9 +27,8 @@ use std::time::{Duration, Instant};
 use ws::{Response, WsStream};
 
 use crate::handler::panic_text;
-use crate::io::{wait, write_response, Wait};
+use crate::io::{wait_for_input, write_response, Wait};
 use crate::server::{BusySlot, ServerShared};
-use crate::sys;
 
 /// TLS sockets over `max_connections` answered at once per server, at most; the rest are
 /// closed without an answer.
@@ -112,21 +111,11 @@ fn answer_tls(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
                 return;
             }
         }
-        match stream.flush_pending() {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return,
-            _ => {}
-        }
         if !stream.is_handshaking() {
             break;
         }
-        let events = sys::POLLIN
-            | if stream.wants_write() {
-                sys::POLLOUT
-            } else {
-                0
-            };
-        match wait(s, stream.tcp(), events, None, Some(deadline), true) {
-            Ok((Wait::Ready, _)) => {}
+        match wait_for_input(s, &stream, deadline) {
+            Ok(Wait::Ready) => {}
             _ => {
                 log::debug!("{peer}: no TLS handshake in time for the 503");
                 return;

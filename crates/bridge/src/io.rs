@@ -402,19 +402,9 @@ fn read_request(
             }
         }
         drop(buf); // hold no buffer while waiting (slow clients)
-        match stream.flush_pending() {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => return None,
-            _ => {}
-        }
-        let events = sys::POLLIN
-            | if stream.wants_write() {
-                sys::POLLOUT
-            } else {
-                0
-            };
-        match wait(s, stream.tcp(), events, None, Some(deadline), true) {
-            Ok((Wait::Ready, _)) => {}
-            Ok((Wait::TimedOut, _)) => {
+        match wait_for_input(s, stream, deadline) {
+            Ok(Wait::Ready) => {}
+            Ok(Wait::TimedOut) => {
                 log::debug!("{peer}: handshake timed out");
                 if !stream.is_handshaking() {
                     let resp = Response::from_error(&ws::Error::HandshakeTimeout);
@@ -429,7 +419,7 @@ fn read_request(
                 }
                 return None;
             }
-            Ok((Wait::Stopping, _)) | Err(_) => return None,
+            Ok(Wait::Stopping) | Err(_) => return None,
         }
     }
 }
@@ -458,6 +448,27 @@ impl ResponseOut {
         let _ = stream.shutdown(Shutdown::Write);
         Ok(true)
     }
+}
+
+/// Between two reads of a handshake (ours, or a TLS handshake whose records rustls may have
+/// waiting): writes what waits without blocking, then waits for input, and for POLLOUT too
+/// while records still wait, until `deadline` or the server's stop. `Err`: the write failed.
+pub(crate) fn wait_for_input(
+    s: &ServerShared,
+    stream: &WsStream,
+    deadline: Instant,
+) -> io::Result<Wait> {
+    match stream.flush_pending() {
+        Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+        _ => {}
+    }
+    let events = sys::POLLIN
+        | if stream.wants_write() {
+            sys::POLLOUT
+        } else {
+            0
+        };
+    wait(s, stream.tcp(), events, None, Some(deadline), true).map(|(w, _)| w)
 }
 
 /// Writes `q` (TLS: ciphertext left over from earlier writes first) until the socket would
