@@ -9,24 +9,21 @@
 //!   list exactly once and is flushed (or its own I/O thread woken) by [`end`]; so a queue is
 //!   never left non-empty with nobody responsible for it. Other senders that find it
 //!   non-empty append behind, as always. The batching thread's own connection is not woken:
-//!   its loop flushes its queue right after the batch.
+//!   its loop flushes its queue right after the batch (`conn::set_served_here`).
 //! - [`end`] pops one connection at a time, so no `RefCell` borrow is held while flushing.
 
 use std::cell::{Cell, RefCell};
 
-use crate::conn::{Conn, ConnId};
+use crate::conn::Conn;
 
 thread_local! {
     static ACTIVE: Cell<bool> = const { Cell::new(false) };
-    /// The connection of the I/O thread that is batching.
-    static OWN: Cell<ConnId> = const { Cell::new(0) };
     static PENDING: RefCell<Vec<Conn>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Starts batching on this thread, the I/O thread of connection `own`.
-pub(crate) fn begin(own: ConnId) {
+/// Starts batching on this thread.
+pub(crate) fn begin() {
     ACTIVE.with(|a| a.set(true));
-    OWN.with(|o| o.set(own));
 }
 
 /// Whether this thread is batching.
@@ -42,9 +39,8 @@ pub(crate) fn defer(conn: &Conn) {
 /// Stops batching and flushes every connection touched.
 pub(crate) fn end() {
     ACTIVE.with(|a| a.set(false));
-    let own = OWN.with(Cell::get);
     while let Some(c) = PENDING.with(|p| p.borrow_mut().pop()) {
-        c.flush_deferred(c.id() == own);
+        c.flush_deferred();
     }
     PENDING.with(|p| {
         let mut p = p.borrow_mut();

@@ -41,22 +41,21 @@ use crate::Payload;
 pub(crate) type ConnId = u64;
 
 thread_local! {
-    /// The connection whose `Connect` this I/O thread is running inline (0: none).
-    static CONNECTING_HERE: std::cell::Cell<ConnId> = const { std::cell::Cell::new(0) };
+    /// The connection this thread is the I/O thread of, while it serves it (0: none).
+    static SERVED_HERE: std::cell::Cell<ConnId> = const { std::cell::Cell::new(0) };
 }
 
-/// Runs `f` (the inline `Connect` step of `id`'s actor) on this I/O thread, which will look
-/// for the decision as soon as `f` returns: a decision made inside `f` need not wake it.
-pub(crate) fn connecting_here(id: ConnId, f: impl FnOnce()) {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CONNECTING_HERE.with(|c| c.set(0));
-        }
-    }
-    CONNECTING_HERE.with(|c| c.set(id));
-    let _reset = Reset;
-    f();
+/// Records that this thread now serves connection `id` (0: none), set by the I/O thread.
+/// A connection's own I/O thread is never woken for what it does itself: it looks for the
+/// decision right after running `Connect` inline, and flushes its queue right after each
+/// write batch.
+pub(crate) fn set_served_here(id: ConnId) {
+    SERVED_HERE.with(|c| c.set(id));
+}
+
+/// Whether this thread is the I/O thread of connection `id`.
+fn served_here(id: ConnId) -> bool {
+    SERVED_HERE.with(|c| c.get()) == id
 }
 
 /// The connect decision of the connection actor.
@@ -336,9 +335,8 @@ impl Conn {
 
     /// The end of a write batch (`batch.rs`): writes what the socket takes now; wakes the
     /// connection's I/O thread for the rest (queued frames, or TLS ciphertext left in the
-    /// stream), unless `own_thread`: the batch ran on that I/O thread, which flushes next
-    /// anyway.
-    pub(crate) fn flush_deferred(&self, own_thread: bool) {
+    /// stream), unless the batch ran on that I/O thread, which flushes next anyway.
+    pub(crate) fn flush_deferred(&self) {
         let s = &*self.inner;
         let mut out = s.lock_out();
         let Out { q, sock, .. } = &mut *out;
@@ -348,7 +346,7 @@ impl Conn {
             None => !q.is_empty(),
         };
         drop(out);
-        if left && !own_thread {
+        if left && !served_here(s.id) {
             s.wake.signal();
         }
     }
@@ -429,7 +427,7 @@ impl Conn {
         drop(out);
         *slot = Some(d);
         drop(slot);
-        if CONNECTING_HERE.with(|c| c.get()) != self.inner.id {
+        if !served_here(self.inner.id) {
             self.inner.wake.signal();
         }
         Ok(())

@@ -164,6 +164,7 @@ fn run(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
     if let Some(o) = handshake(s, sock, peer) {
         serve_open(s, o);
     }
+    crate::conn::set_served_here(0);
 }
 
 /// What the handshake hands to the open loop.
@@ -232,6 +233,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
         s.clone(),
         wake,
     );
+    crate::conn::set_served_here(conn.id());
     let stream = Arc::new(stream);
     {
         let mut out = conn.inner.lock_out();
@@ -261,9 +263,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
     crate::watch::watch(&s.rt, pid, &conn);
     let connect = Event::new(conn.clone(), EventKind::Connect, None);
     if s.opts.run_actor_on_io_thread {
-        crate::conn::connecting_here(conn.id(), || {
-            s.rt.send_inline(pid, connect);
-        });
+        s.rt.send_inline(pid, connect);
     } else {
         s.rt.send(pid, connect);
     }
@@ -780,7 +780,7 @@ impl Loop<'_> {
     /// Feeds input with write batching on (see `batch.rs`): what the actors send while
     /// handling it goes out at the end, one write per connection.
     fn feed(&mut self, data: &[u8]) {
-        crate::batch::begin(self.conn.id());
+        crate::batch::begin();
         self.feed_inner(data);
         crate::batch::end();
     }
