@@ -89,7 +89,6 @@ impl Shared {
         self.queues.shutdown.load(Ordering::SeqCst)
     }
 
-    /// Pushes a signal to `to` and wakes it. The signal comes back if `to` is dead.
     /// Pushes a signal without waking the receiver (for signals that matter only once it
     /// runs anyway: see `Signal::OnExit`); hands it back when `to` is dead.
     pub(crate) fn deliver_quiet(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
@@ -100,6 +99,7 @@ impl Shared {
         }
     }
 
+    /// Pushes a signal to `to` and wakes it. The signal comes back if `to` is dead.
     pub(crate) fn deliver(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
         // Push and notify under the shard lock (lock order: shard → inbox), so the common
         // case takes no reference; one is taken only to schedule the process or wake its
