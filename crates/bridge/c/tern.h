@@ -37,6 +37,8 @@ typedef struct TernOptions {
   const char *bind_addr;
   size_t max_connections;
   uint64_t handshake_timeout_ms;
+  // `Options::defer_accept` in milliseconds (the kernel counts whole seconds, rounded up).
+  uint64_t defer_accept_ms;
   size_t max_frame_size;
   size_t max_message_size;
   size_t outbound_buffer;

@@ -32,6 +32,14 @@ pub struct Options {
     /// the TLS handshake), and for the connection actor to accept or reject it. Default 10 s.
     /// A client that trips it is disconnected (slow-loris defence).
     pub handshake_timeout: Duration,
+    /// How long the kernel may hold a new connection back from `accept(2)` until its first
+    /// bytes arrive (Linux `TCP_DEFER_ACCEPT`). Default 1 s. A WebSocket client speaks first,
+    /// so the I/O thread then finds the upgrade request on its first read instead of waking
+    /// once more for it, and a connect that sends nothing takes no thread meanwhile. A client
+    /// still silent after it is accepted anyway (the kernel rounds up to its next SYN-ACK
+    /// retransmission, a few seconds at most) and then has `handshake_timeout`. Zero turns it
+    /// off.
+    pub defer_accept: Duration,
     /// Largest request head (request line plus headers) accepted. Default 16 KiB; over it: 431.
     pub max_request_bytes: usize,
     /// Largest single frame payload accepted. Default 16 MiB; over it: close 1009.
@@ -90,6 +98,7 @@ impl Default for Options {
             bind_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             max_connections: 10_000,
             handshake_timeout: Duration::from_secs(10),
+            defer_accept: Duration::from_secs(1),
             max_request_bytes: 16 * 1024,
             max_frame_size: 16 << 20,
             max_message_size: 16 << 20,

@@ -9,6 +9,8 @@
 //!   not lost to a reset; at most [`MAX_REJECTING`] such sockets are kept, the rest are
 //!   dropped. A TLS socket over the limit gets its 503 from a short-lived busy thread, at
 //!   most `busy::MAX_BUSY_TLS` at once; past that it is just closed (see `busy.rs`).
+//! - With `Options::defer_accept` the kernel hands over a connection once its first bytes
+//!   are in (or the deferral ran out), so a new I/O thread usually finds its request waiting.
 //! - `live` counts the accepted sockets whose I/O thread has not finished (handshaking or
 //!   open); it is what `max_connections` bounds. `conns` holds the connections that have a
 //!   `Conn` (their request was parsed), so that `stop` can close them. `busy_tls` counts the
@@ -244,6 +246,12 @@ pub fn serve_with(
     listener
         .set_nonblocking(true)
         .map_err(|source| Error::Bind { addr, source })?;
+    if !opts.defer_accept.is_zero() {
+        let secs = opts.defer_accept.as_secs_f64().ceil() as u32;
+        if let Err(e) = sys::defer_accept(&listener, secs) {
+            log::debug!("TCP_DEFER_ACCEPT on {addr}: {e}; accepting without it");
+        }
+    }
     let local_addr = listener
         .local_addr()
         .map_err(|source| Error::Bind { addr, source })?;

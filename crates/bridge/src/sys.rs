@@ -125,6 +125,28 @@ pub(crate) fn poll(fds: &mut [PollFd], deadline: Option<Instant>) -> io::Result<
     }
 }
 
+/// Asks the kernel to hand a connection to `accept(2)` only once its first bytes have arrived
+/// (`TCP_DEFER_ACCEPT`), waiting at most `secs` for them; after that the connection is
+/// accepted anyway, so a silent client still meets the handshake deadline.
+pub(crate) fn defer_accept(listener: &impl AsRawFd, secs: u32) -> io::Result<()> {
+    let secs = libc::c_int::try_from(secs).unwrap_or(libc::c_int::MAX);
+    // SAFETY: passes a pointer to a live local c_int and its exact size; the kernel only
+    // reads it during the call.
+    let r = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&secs as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Gives the kernel back the pages of the calling thread's stack below the current stack
 /// pointer, which deeper calls touched earlier: an idle connection's thread then holds only
 /// the pages its wait needs. The pages read as zeros when touched again. A no-op where the

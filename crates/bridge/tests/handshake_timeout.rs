@@ -52,3 +52,34 @@ fn slow_handshakes_are_dropped_at_the_deadline() {
     server.stop();
     rt.shutdown();
 }
+
+/// `defer_accept`: a connect that has not spoken yet stays with the kernel and takes no
+/// connection slot (and no thread); its first bytes bring it to `accept`. With the option off
+/// the same connect is accepted at once.
+#[test]
+fn a_silent_connect_is_accepted_only_once_it_speaks() {
+    let rt = rt();
+    for defer in [Duration::from_secs(3), Duration::ZERO] {
+        let (h, _rx) = Recorder::new();
+        let o = bridge::Options {
+            defer_accept: defer,
+            ..opts()
+        };
+        let server = bridge::serve(&rt, h, 0, o).unwrap();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+        if defer.is_zero() {
+            assert!(eventually(|| server.connection_count() == 1));
+        } else {
+            // Watched for a bounded moment: nothing may reach accept meanwhile.
+            let until = Instant::now() + Duration::from_millis(300);
+            while Instant::now() < until {
+                assert_eq!(server.connection_count(), 0, "accepted before it spoke");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+            assert!(eventually(|| server.connection_count() == 1));
+        }
+        server.stop();
+    }
+    rt.shutdown();
+}

@@ -8,6 +8,7 @@ use common::*;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// More sockets than the server answers at once (16; docs/operations.md).
 const HOGS: usize = 24;
@@ -96,6 +97,8 @@ fn past_the_busy_bound_a_tls_socket_is_closed_without_an_answer() {
     let (h, _rx) = Recorder::new();
     let opts = bridge::Options {
         max_connections: 1,
+        // The silent sockets below must reach `accept` without speaking.
+        defer_accept: Duration::ZERO,
         ..opts()
     };
     let server = bridge::serve_tls(&rt, h, 0, &c.cert, &c.key, opts).unwrap();
