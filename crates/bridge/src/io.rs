@@ -31,8 +31,9 @@
 //! - Waits that depend on the peer are bounded: the handshake by `handshake_timeout`, a
 //!   closing connection by `close_timeout`, a silent open one by the heartbeat; a peer that
 //!   overflowed its outbound buffer is dropped as soon as its close frame cannot be written.
-//! - `Connect` is posted with `send_inline` (under `run_actor_on_io_thread`): an actor
-//!   spawned waiting runs `on_connect` on this thread, and the decision is there when it
+//! - `Connect`, messages and `Closed` are posted with `ServerShared::post`: under
+//!   `run_actor_on_io_thread` an idle actor's step runs on this thread (`send_inline`). An
+//!   actor spawned waiting thus runs `on_connect` here, and the decision is there when it
 //!   returns; otherwise the thread waits for it in `poll(2)` on the wake fd.
 //! - Exactly once per connection whose `Connect` was posted and that the actor did not
 //!   reject, `Loop::finish` runs: the socket is released, the connection leaves every room
@@ -261,12 +262,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
     // (`Runtime::spawn_waiting`, as the native and VM spawners do) is idle, so its
     // `on_connect` runs right here and the decision is usually made when this returns.
     crate::watch::watch(&s.rt, pid, &conn);
-    let connect = Event::new(conn.clone(), EventKind::Connect, None);
-    if s.opts.run_actor_on_io_thread {
-        s.rt.send_inline(pid, connect);
-    } else {
-        s.rt.send(pid, connect);
-    }
+    s.post(pid, Event::new(conn.clone(), EventKind::Connect, None));
 
     // Wait for the actor's decision, under the same handshake deadline.
     let decision = loop {
@@ -690,7 +686,7 @@ impl Loop<'_> {
             conn.id(),
             conn.peer_addr()
         );
-        s.rt.send(
+        s.post(
             pid,
             Event::new(conn.clone(), EventKind::Closed { code, reason }, None),
         );
@@ -844,13 +840,8 @@ impl Loop<'_> {
         let inner = &self.conn.inner;
         let ticket = Ticket::new(inner.clone(), data.len());
         let ev = Event::new(self.conn.clone(), EventKind::Message(data), Some(ticket));
-        if self.s.opts.run_actor_on_io_thread {
-            // Runs the actor's step here if it is idle (see `Options::run_actor_on_io_thread`);
-            // no lock is held at this point.
-            self.s.rt.send_inline(pid, ev);
-        } else {
-            self.s.rt.send(pid, ev);
-        }
+        // No lock is held here: the actor's step may run on this thread.
+        self.s.post(pid, ev);
         if inner.inbound_over() {
             // Register, re-check: a ticket dropped in between sees `paused` and wakes us.
             inner.paused.store(true, Ordering::SeqCst);

@@ -80,6 +80,17 @@ impl ServerShared {
         (self.spawner)(conn)
     }
 
+    /// Posts an event to a connection actor from its I/O thread: with
+    /// `run_actor_on_io_thread`, an idle actor's step runs right here (`send_inline`);
+    /// otherwise a scheduler worker runs it.
+    pub(crate) fn post(&self, pid: Pid, ev: crate::event::Event) {
+        if self.opts.run_actor_on_io_thread {
+            self.rt.send_inline(pid, ev);
+        } else {
+            self.rt.send(pid, ev);
+        }
+    }
+
     pub(crate) fn stop_wake_fd(&self) -> std::os::fd::RawFd {
         self.stop_wake.raw()
     }

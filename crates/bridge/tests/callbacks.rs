@@ -234,10 +234,11 @@ fn an_accept_that_comes_too_late_still_gets_on_close() {
 
 /// With `run_actor_on_io_thread` (the default) the native spawner's actor is idle when its
 /// `Connect` is posted, so `on_connect` runs on the connection's I/O thread and the 101 goes
-/// out without a hand-off to a scheduler worker and back; with the option off, `on_connect`
-/// runs on a worker. Both answer the upgrade.
+/// out without a hand-off to a scheduler worker and back; so does `on_close` once the
+/// connection is finished. With the option off, both run on a worker. Both answer the
+/// upgrade.
 #[test]
-fn on_connect_runs_on_the_io_thread_unless_told_otherwise() {
+fn callbacks_run_on_the_io_thread_unless_told_otherwise() {
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone)]
@@ -250,6 +251,13 @@ fn on_connect_runs_on_the_io_thread_unless_told_otherwise() {
                 .unwrap()
                 .push(t.name().unwrap_or("?").to_string());
             bridge::Decision::ACCEPT
+        }
+        fn on_close(&mut self, _: &bridge::Conn, _: u16, _: &str) {
+            let t = std::thread::current();
+            self.0
+                .lock()
+                .unwrap()
+                .push(t.name().unwrap_or("?").to_string());
         }
     }
     for (inline, want) in [(true, "tern-ws-io"), (false, "tern-worker")] {
@@ -265,13 +273,15 @@ fn on_connect_runs_on_the_io_thread_unless_told_otherwise() {
             c.close(None).unwrap();
             let _ = recv_close(&mut c);
         }
+        // Each on_close has run once its five names are in (on_connect, on_close per client).
+        assert!(eventually(|| names.0.lock().unwrap().len() == 10));
         server.stop();
         rt.shutdown();
         let names = names.0.lock().unwrap().clone();
-        assert_eq!(names.len(), 5, "{names:?}");
+        assert_eq!(names.len(), 10, "{names:?}");
         assert!(
             names.iter().all(|n| n.starts_with(want)),
-            "inline {inline}: on_connect ran on {names:?}"
+            "inline {inline}: on_connect and on_close ran on {names:?}"
         );
     }
 }
