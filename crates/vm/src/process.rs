@@ -479,7 +479,10 @@ impl Host for MailboxHost<'_> {
         self.mb.monitor(pid)
     }
     fn demonitor(&mut self, m: MonitorRef) {
-        self.mb.demonitor(m)
+        self.mb.demonitor(m);
+        // A DOWN already moved from the mailbox to the local queue goes too, as in a process.
+        self.queue
+            .retain(|msg| !matches!(msg, Message::Down { monitor, .. } if *monitor == m));
     }
     fn trap_exit(&mut self, _on: bool) {
         // a mailbox always receives exit signals as messages
