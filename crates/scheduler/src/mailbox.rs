@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use crate::message::{ExitReason, Message};
 use crate::owned::Owned;
 use crate::pid::{MonitorRef, Pid};
+use crate::process::Process;
 use crate::runtime::Runtime;
+use crate::signal::Signal;
 use crate::table::{lock, Body, Cell};
 
 /// The receiving end of a pid owned by an ordinary thread (see `Runtime::mailbox`).
@@ -97,6 +99,53 @@ impl Mailbox {
                 return take(&mut lock(&self.own), &self.cell);
             }
         }
+    }
+
+    /// Spawns a process linked to this pid, atomically: the link exists before the child
+    /// runs, so a child that exits at once still sends its real reason (as a
+    /// `Message::Exit`; a mailbox traps exits). If the runtime is shut down, the child never
+    /// existed and `Message::Exit { reason: NoProc }` arrives at once.
+    pub fn spawn_link(&self, p: impl Process) -> Pid {
+        let me = self.cell.pid;
+        // Hold the owned state across the spawn: the child's exit signal can reach the
+        // inbox before the link is recorded here, but it is applied only when the inbox is
+        // pulled, which takes this lock.
+        let mut own = lock(&self.own);
+        let pid = self.rt.shared.spawn_boxed(Box::new(p), |child| {
+            child.rel().links.insert(me);
+        });
+        own.rel().links.insert(pid);
+        // As in `Context::spawn_link`: ask the runtime, not the table (a child that already
+        // exited is gone from the table too, and its real exit signal is on its way).
+        if self.rt.shared.is_shut_down() {
+            own.absorb(Signal::LinkExit {
+                from: pid,
+                reason: ExitReason::NoProc,
+            });
+        }
+        pid
+    }
+
+    /// Spawns a process monitored by this pid, atomically: the monitor exists before the
+    /// child runs, so a child that exits at once still sends its real reason in its
+    /// `Message::Down`. If the runtime is shut down, the child never existed and the `Down`
+    /// (reason `NoProc`) arrives at once.
+    pub fn spawn_monitor(&self, p: impl Process) -> (Pid, MonitorRef) {
+        let me = self.cell.pid;
+        let mref = self.rt.shared.next_ref();
+        let mut own = lock(&self.own); // see spawn_link
+        let pid = self.rt.shared.spawn_boxed(Box::new(p), |child| {
+            child.rel().watchers.insert(mref, me);
+        });
+        own.rel().monitors.insert(mref, pid);
+        if self.rt.shared.is_shut_down() {
+            own.absorb(Signal::Down {
+                mref,
+                pid,
+                reason: ExitReason::NoProc,
+            });
+        }
+        (pid, mref)
     }
 
     /// Links this pid and `pid` (a dead `pid` yields `Message::Exit { reason: NoProc }`).

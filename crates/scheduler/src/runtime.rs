@@ -22,6 +22,9 @@
 //! Locks are held briefly and never across user code, except the process slot (held by
 //! the thread running the process, around `resume`). The only nestings are:
 //! - process slot → anything below (sends, spawns and timers from inside `resume`);
+//! - a `Mailbox`'s owned state → anything below (its `link`, `monitor`, `spawn_link` and
+//!   `spawn_monitor`, like a process slot; no runtime thread ever takes it). A spawn under
+//!   it drops the new process there when the runtime is shutting down;
 //! - table shard → one inbox (`deliver` pushes while the shard is locked);
 //! - registry → run-state word (an atomic, no lock).
 //!

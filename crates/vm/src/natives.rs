@@ -15,7 +15,7 @@ use scheduler::Pid;
 
 use crate::process::{Env, VmProcess};
 use crate::value::{Atom, Fun, List, Ref, Value};
-use crate::vm::{short, value_reason, Host, Trap, Vm};
+use crate::vm::{short, value_reason, Host, Spawn, Trap, Vm};
 
 /// What a native gets besides its arguments.
 pub(crate) struct NativeCx<'a> {
@@ -201,10 +201,12 @@ static BUILTINS: &[Native] = &[
     // processes
     cx("self", 0, |c, _| Ok(Value::Pid(c.host.pid()))),
     cx("send", 2, send),
-    cx("spawn", 1, |c, a| spawn(c, a, false)),
-    cx("spawn", 2, |c, a| spawn(c, a, false)),
-    cx("spawn_link", 1, |c, a| spawn(c, a, true)),
-    cx("spawn_link", 2, |c, a| spawn(c, a, true)),
+    cx("spawn", 1, |c, a| spawn(c, a, Spawn::Plain)),
+    cx("spawn", 2, |c, a| spawn(c, a, Spawn::Plain)),
+    cx("spawn_link", 1, |c, a| spawn(c, a, Spawn::Link)),
+    cx("spawn_link", 2, |c, a| spawn(c, a, Spawn::Link)),
+    cx("spawn_monitor", 1, |c, a| spawn(c, a, Spawn::Monitor)),
+    cx("spawn_monitor", 2, |c, a| spawn(c, a, Spawn::Monitor)),
     cx("link", 1, |c, a| {
         c.host.link(pid(&a[0])?);
         Ok(Value::Bool(true))
@@ -753,7 +755,8 @@ fn send(c: &mut NativeCx<'_>, a: &[Value]) -> Result<Value, Trap> {
     Ok(a[1].clone())
 }
 
-fn spawn(c: &mut NativeCx<'_>, a: &[Value], link: bool) -> Result<Value, Trap> {
+/// `spawn`, `spawn_link` (a pid) and `spawn_monitor` (`{pid, ref}`).
+fn spawn(c: &mut NativeCx<'_>, a: &[Value], how: Spawn) -> Result<Value, Trap> {
     let f = a[0].clone();
     let Value::Fun(fun) = &f else {
         return expected("a function", &f);
@@ -773,5 +776,8 @@ fn spawn(c: &mut NativeCx<'_>, a: &[Value], link: bool) -> Result<Value, Trap> {
         }
     }
     let p = VmProcess::new(c.env.clone(), c.vm.prog.clone(), f, args);
-    Ok(Value::Pid(c.host.spawn(p, link)))
+    Ok(match c.host.spawn(p, how) {
+        (pid, None) => Value::Pid(pid),
+        (pid, Some(mref)) => Value::tuple(vec![Value::Pid(pid), Value::Ref(Ref::Monitor(mref))]),
+    })
 }

@@ -18,7 +18,7 @@ use scheduler::{Context, ExitReason, Mailbox, Message, MonitorRef, Pid, Process,
 use crate::compiler::Program;
 use crate::error::Error;
 use crate::value::{Atom, Value};
-use crate::vm::{value_reason, Host, Limits, Outcome, Vm};
+use crate::vm::{value_reason, Host, Limits, Outcome, Spawn, Vm};
 use crate::ws_natives::{conn_value, request_value, Handlers};
 
 /// Where `IO.println` writes.
@@ -378,11 +378,14 @@ impl Host for ContextHost<'_, '_> {
     fn send(&mut self, to: Pid, v: Value) {
         self.cx.send(to, v)
     }
-    fn spawn(&mut self, p: VmProcess, link: bool) -> Pid {
-        if link {
-            self.cx.spawn_link(p)
-        } else {
-            self.cx.spawn(p)
+    fn spawn(&mut self, p: VmProcess, how: Spawn) -> (Pid, Option<MonitorRef>) {
+        match how {
+            Spawn::Plain => (self.cx.spawn(p), None),
+            Spawn::Link => (self.cx.spawn_link(p), None),
+            Spawn::Monitor => {
+                let (pid, mref) = self.cx.spawn_monitor(p);
+                (pid, Some(mref))
+            }
         }
     }
     fn link(&mut self, pid: Pid) {
@@ -456,12 +459,15 @@ impl Host for MailboxHost<'_> {
     fn send(&mut self, to: Pid, v: Value) {
         self.rt.send(to, v)
     }
-    fn spawn(&mut self, p: VmProcess, link: bool) -> Pid {
-        let pid = self.rt.spawn(p);
-        if link {
-            self.mb.link(pid);
+    fn spawn(&mut self, p: VmProcess, how: Spawn) -> (Pid, Option<MonitorRef>) {
+        match how {
+            Spawn::Plain => (self.rt.spawn(p), None),
+            Spawn::Link => (self.mb.spawn_link(p), None),
+            Spawn::Monitor => {
+                let (pid, mref) = self.mb.spawn_monitor(p);
+                (pid, Some(mref))
+            }
         }
-        pid
     }
     fn link(&mut self, pid: Pid) {
         self.mb.link(pid)
@@ -473,7 +479,10 @@ impl Host for MailboxHost<'_> {
         self.mb.monitor(pid)
     }
     fn demonitor(&mut self, m: MonitorRef) {
-        self.mb.demonitor(m)
+        self.mb.demonitor(m);
+        // A DOWN already moved from the mailbox to the local queue goes too, as in a process.
+        self.queue
+            .retain(|msg| !matches!(msg, Message::Down { monitor, .. } if *monitor == m));
     }
     fn trap_exit(&mut self, _on: bool) {
         // a mailbox always receives exit signals as messages

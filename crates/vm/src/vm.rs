@@ -64,7 +64,9 @@ pub(crate) trait Host {
     /// patterns. A host that always scans from the head does nothing.
     fn rescan(&mut self) {}
     fn send(&mut self, to: Pid, v: Value);
-    fn spawn(&mut self, p: VmProcess, link: bool) -> Pid;
+    /// Starts `p`; with [`Spawn::Monitor`] also returns the monitor's ref. A link or a
+    /// monitor is set up atomically: it exists before the new process can run.
+    fn spawn(&mut self, p: VmProcess, how: Spawn) -> (Pid, Option<MonitorRef>);
     fn link(&mut self, pid: Pid);
     fn unlink(&mut self, pid: Pid);
     fn monitor(&mut self, pid: Pid) -> MonitorRef;
@@ -75,6 +77,17 @@ pub(crate) trait Host {
     fn may_block(&self) -> bool {
         false
     }
+}
+
+/// How [`Host::spawn`] starts a process (`spawn`, `spawn_link`, `spawn_monitor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Spawn {
+    /// Just the process.
+    Plain,
+    /// Linked to the spawner.
+    Link,
+    /// Monitored by the spawner.
+    Monitor,
 }
 
 /// How a run of the dispatch loop ended.
@@ -1270,7 +1283,7 @@ mod tests {
         fn send(&mut self, _to: Pid, v: Value) {
             self.queue.push_back(Message::new(v));
         }
-        fn spawn(&mut self, _p: VmProcess, _link: bool) -> Pid {
+        fn spawn(&mut self, _p: VmProcess, _how: Spawn) -> (Pid, Option<MonitorRef>) {
             unimplemented!("no processes in these tests")
         }
         fn link(&mut self, _pid: Pid) {}
