@@ -60,9 +60,9 @@ pub fn run_main(env: Arc<Env>, prog: Arc<Program>) -> Result<(), Error> {
     let (pid, mb) = env.runtime.mailbox();
     let mut p = VmProcess::call(env.clone(), prog, "main", Vec::new());
     p.report_to(pid);
-    let main = env.runtime.spawn(p);
-    // The monitor catches a main killed by an exit signal (it cannot report then).
-    let _monitor = mb.monitor(main);
+    // The monitor catches a main killed by an exit signal (it cannot report then); set up
+    // with the spawn, so even a main killed at once is seen with its real reason.
+    let (main, _monitor) = mb.spawn_monitor(p);
     let is_main_down = |m: &Message| matches!(m, Message::Down { pid, .. } if *pid == main);
     let first = mb.recv_matching(|m: &Message| m.is::<MainExit>() || is_main_down(m), None);
     let reported = match first {
