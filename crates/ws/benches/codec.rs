@@ -37,7 +37,7 @@ use tungstenite::{Bytes, Message};
 use ws::{encode_into, Config, Connection, Event, Opcode, OutFrame, Role};
 
 /// Socket read sizes of the decode cases, the same for both libraries: the bridge's read buffer
-/// (16 KiB) and tungstenite's default read buffer (128 KiB).
+/// (16 KiB, plus room for a frame header) and tungstenite's default read buffer (128 KiB).
 const READS: [usize; 2] = [16 * 1024, 128 * 1024];
 /// The simulated socket send buffer of the encode cases.
 const SINK: usize = 256 * 1024;
