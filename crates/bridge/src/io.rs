@@ -177,6 +177,8 @@ struct Opened {
     cfg: ws::Config,
     /// Bytes that followed the upgrade request in the same read (an early first frame).
     rest: Vec<u8>,
+    /// The request's last read drained the socket: the open loop waits before it reads.
+    drained: bool,
 }
 
 /// Reads the upgrade request, lets the actor decide, answers refusals. `Some` once the
@@ -200,7 +202,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
         },
     };
     let cfg = ws_config(&s.opts);
-    let mut req = read_request(s, &stream, &cfg, peer, deadline)?;
+    let (mut req, drained) = read_request(s, &stream, &cfg, peer, deadline)?;
 
     let mut path = req.path().to_string();
     if let Some(q) = req.query() {
@@ -333,6 +335,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
         stream,
         cfg,
         rest,
+        drained,
     })
 }
 
@@ -361,26 +364,28 @@ fn serve_open(s: &Arc<ServerShared>, o: Opened) {
         sock_hup: false,
         trim_at: Some(Instant::now() + TRIM_IDLE_STACK_AFTER),
         trim_now: false,
+        wait_first: o.drained,
     });
     let (code, reason) = lp.run(&o.rest);
     lp.finish(o.pid, code, reason);
 }
 
-/// Reads and parses the upgrade request (and runs the TLS handshake) until `deadline`.
+/// Reads and parses the upgrade request (and runs the TLS handshake) until `deadline`. With
+/// the request: whether its last read drained the socket (`WsStream::read_drained`).
 fn read_request(
     s: &ServerShared,
     stream: &WsStream,
     cfg: &ws::Config,
     peer: SocketAddr,
     deadline: Instant,
-) -> Option<ws::Request> {
+) -> Option<(ws::Request, bool)> {
     let mut hs = ServerHandshake::new(cfg, Some(peer));
     loop {
         let mut buf = bufpool::take();
         match eof_as_zero(stream.read_drained(&mut buf)) {
             Ok((0, _)) => return None,
-            Ok((n, _)) => match hs.feed(&buf[..n]) {
-                Ok(HandshakeStatus::Done(req)) => return Some(req),
+            Ok((n, drained)) => match hs.feed(&buf[..n]) {
+                Ok(HandshakeStatus::Done(req)) => return Some((req, drained)),
                 Ok(_) => continue,
                 Err(e) => {
                     log::debug!("{peer}: bad upgrade request: {e}");
@@ -596,6 +601,9 @@ struct Loop<'a> {
     /// Trim the stack before the next wait (from the loop's own frame, the shallowest point
     /// of an open connection, so that only the pages the wait needs stay).
     trim_now: bool,
+    /// Skip the first turn's read: the handshake's last read drained the socket, so it could
+    /// only say `WouldBlock`; `poll` (level-triggered) reports anything newer.
+    wait_first: bool,
 }
 
 impl Loop<'_> {
@@ -612,7 +620,12 @@ impl Loop<'_> {
                 self.feed(&stash);
             }
             let mut more = false;
-            if self.ended.is_none() && !self.paused && !self.read_eof && self.stash.is_empty() {
+            if self.ended.is_none()
+                && !self.paused
+                && !self.read_eof
+                && self.stash.is_empty()
+                && !std::mem::take(&mut self.wait_first)
+            {
                 more = self.read();
             }
             self.timers();
