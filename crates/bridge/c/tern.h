@@ -36,6 +36,12 @@ typedef struct TernOptions {
   // Bind address as a NUL-terminated string (e.g. "127.0.0.1"); NULL for 0.0.0.0.
   const char *bind_addr;
   size_t max_connections;
+  // `Options::max_busy_answers`: plain sockets over the limit drained after their 503.
+  size_t max_busy_answers;
+  // `Options::max_busy_tls_answers`: TLS sockets over the limit answered at once.
+  size_t max_busy_tls_answers;
+  // `Options::busy_tls_timeout` in milliseconds.
+  uint64_t busy_tls_timeout_ms;
   uint64_t handshake_timeout_ms;
   // `Options::defer_accept` in milliseconds (the kernel counts whole seconds, rounded up).
   uint64_t defer_accept_ms;

@@ -6,10 +6,11 @@
 //!   write from the accept thread itself (see `server.rs`, which then drains it a while). A
 //!   TLS socket needs a TLS handshake first, so it gets its own short-lived thread
 //!   (`tern-ws-busy`), which runs the handshake, writes the 503, sends close_notify and
-//!   drains the socket, all before [`BUSY_TLS_TIMEOUT`] (or `handshake_timeout` if smaller)
-//!   plus [`LINGER`].
-//! - At most [`MAX_BUSY_TLS`] such threads run per server; a TLS socket over that is closed
-//!   without an answer (a flood of the TLS port costs a bounded number of threads). The slot
+//!   drains the socket, all before `Options::busy_tls_timeout` (or `handshake_timeout` if
+//!   smaller) plus [`LINGER`].
+//! - At most `Options::max_busy_tls_answers` such threads run per server; a TLS socket over
+//!   that is closed without an answer (a flood of the TLS port costs a bounded number of
+//!   threads). The slot
 //!   is a [`BusySlot`](crate::server::BusySlot), given back when the thread ends, however it
 //!   ends (or at once if the thread cannot be spawned).
 //! - Busy threads watch the server's stop fd: `Server::stop` ends them at once and waits for
@@ -30,12 +31,6 @@ use crate::handler::panic_text;
 use crate::io::{wait_for_input, write_response, Wait};
 use crate::server::{BusySlot, ServerShared};
 
-/// TLS sockets over `max_connections` answered at once per server, at most; the rest are
-/// closed without an answer.
-pub(crate) const MAX_BUSY_TLS: usize = 16;
-/// Longest a busy TLS socket has for its TLS handshake and the 503 (`handshake_timeout`
-/// if that is smaller), so that slow clients cannot hold the [`MAX_BUSY_TLS`] slots long.
-pub(crate) const BUSY_TLS_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a socket is drained after its 503, so that the client's request arriving after
 /// our answer does not turn the close into a reset that loses the answer.
 pub(crate) const LINGER: Duration = Duration::from_millis(500);
@@ -81,7 +76,7 @@ pub(crate) fn start_tls(slot: BusySlot, sock: TcpStream, peer: SocketAddr) -> io
 
 /// TLS handshake, the 503 and close_notify, then the drain; every wait bounded.
 fn answer_tls(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
-    let deadline = Instant::now() + s.opts.handshake_timeout.min(BUSY_TLS_TIMEOUT);
+    let deadline = Instant::now() + s.opts.handshake_timeout.min(s.opts.busy_tls_timeout);
     let Some(cfg) = &s.tls else { return };
     if sock.set_nonblocking(true).is_err() {
         return;

@@ -83,6 +83,12 @@ pub struct TernOptions {
     /// Bind address as a NUL-terminated string (e.g. "127.0.0.1"); NULL for 0.0.0.0.
     pub bind_addr: *const c_char,
     pub max_connections: usize,
+    /// `Options::max_busy_answers`: plain sockets over the limit drained after their 503.
+    pub max_busy_answers: usize,
+    /// `Options::max_busy_tls_answers`: TLS sockets over the limit answered at once.
+    pub max_busy_tls_answers: usize,
+    /// `Options::busy_tls_timeout` in milliseconds.
+    pub busy_tls_timeout_ms: u64,
     pub handshake_timeout_ms: u64,
     /// `Options::defer_accept` in milliseconds (the kernel counts whole seconds, rounded up).
     pub defer_accept_ms: u64,
@@ -194,6 +200,9 @@ fn c_options(o: &Options) -> TernOptions {
     TernOptions {
         bind_addr: std::ptr::null(),
         max_connections: o.max_connections,
+        max_busy_answers: o.max_busy_answers,
+        max_busy_tls_answers: o.max_busy_tls_answers,
+        busy_tls_timeout_ms: o.busy_tls_timeout.as_millis() as u64,
         handshake_timeout_ms: o.handshake_timeout.as_millis() as u64,
         defer_accept_ms: o.defer_accept.as_millis() as u64,
         max_frame_size: o.max_frame_size,
@@ -232,6 +241,9 @@ unsafe fn options_from(o: Option<&TernOptions>) -> Result<Options, String> {
     Ok(Options {
         bind_addr,
         max_connections: o.max_connections,
+        max_busy_answers: o.max_busy_answers,
+        max_busy_tls_answers: o.max_busy_tls_answers,
+        busy_tls_timeout: Duration::from_millis(o.busy_tls_timeout_ms),
         handshake_timeout: Duration::from_millis(o.handshake_timeout_ms),
         defer_accept: Duration::from_millis(o.defer_accept_ms),
         max_frame_size: o.max_frame_size,
@@ -642,6 +654,9 @@ mod tests {
         let o = Options {
             bind_addr: "127.0.0.1".parse().unwrap(),
             max_connections: d.max_connections + 1,
+            max_busy_answers: d.max_busy_answers + 1,
+            max_busy_tls_answers: d.max_busy_tls_answers + 1,
+            busy_tls_timeout: d.busy_tls_timeout + Duration::from_millis(1),
             handshake_timeout: d.handshake_timeout + Duration::from_millis(1),
             defer_accept: d.defer_accept + Duration::from_millis(1),
             max_request_bytes: d.max_request_bytes + 1,

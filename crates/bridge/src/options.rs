@@ -28,6 +28,21 @@ pub struct Options {
     /// connection holds one I/O thread (64 KiB of reserved stack, a few KiB touched) and two
     /// descriptors; raise `ulimit -n` above `2 × max_connections`.
     pub max_connections: usize,
+    /// Plain sockets over `max_connections` that the accept thread keeps at once after
+    /// writing their `503`, draining the client's request so that the answer is not lost to
+    /// a reset (half a second at most each). Default 256: past it a socket over the limit is
+    /// closed right after its `503` (the client may then see a reset instead), so a flood
+    /// costs the accept thread a bounded amount of work.
+    pub max_busy_answers: usize,
+    /// TLS sockets over `max_connections` answered at once, at most. Default 16. Each answer
+    /// needs a TLS handshake before its `503`, so it runs on a short-lived thread; past the
+    /// bound a socket over the limit is closed without an answer, so a flood of the TLS port
+    /// costs at most this many threads.
+    pub max_busy_tls_answers: usize,
+    /// Longest one of those TLS answers may take (handshake, `503`, close_notify), or
+    /// `handshake_timeout` if that is smaller. Default 2 s, so that slow clients cannot hold
+    /// the `max_busy_tls_answers` slots long.
+    pub busy_tls_timeout: Duration,
     /// Time a client has, from the accept, to send a complete upgrade request (and finish
     /// the TLS handshake), and for the connection actor to accept or reject it. Default 10 s.
     /// A client that trips it is disconnected (slow-loris defence).
@@ -97,6 +112,9 @@ impl Default for Options {
         Options {
             bind_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             max_connections: 10_000,
+            max_busy_answers: 256,
+            max_busy_tls_answers: 16,
+            busy_tls_timeout: Duration::from_secs(2),
             handshake_timeout: Duration::from_secs(10),
             defer_accept: Duration::from_secs(1),
             max_request_bytes: 16 * 1024,
@@ -124,6 +142,9 @@ impl Options {
         let bad = |field: &'static str, why: &'static str| Err(Error::InvalidOption { field, why });
         if self.max_connections == 0 {
             return bad("max_connections", "must be at least 1");
+        }
+        if self.busy_tls_timeout.is_zero() {
+            return bad("busy_tls_timeout", "must be positive");
         }
         if self.handshake_timeout.is_zero() {
             return bad("handshake_timeout", "must be positive");

@@ -6,9 +6,10 @@
 //!   handed to its own I/O thread (see `io.rs`), which runs the handshake under the deadline.
 //!   Over `max_connections` the accept thread answers `503` itself on a plain socket (one
 //!   non-blocking write) and drains the client's request a short while so that the answer is
-//!   not lost to a reset; at most [`MAX_REJECTING`] such sockets are kept, the rest are
-//!   dropped. A TLS socket over the limit gets its 503 from a short-lived busy thread, at
-//!   most `busy::MAX_BUSY_TLS` at once; past that it is just closed (see `busy.rs`).
+//!   not lost to a reset; at most `Options::max_busy_answers` such sockets are kept, the
+//!   rest are dropped. A TLS socket over the limit gets its 503 from a short-lived busy
+//!   thread, at most `Options::max_busy_tls_answers` at once; past that it is just closed
+//!   (see `busy.rs`).
 //! - With `Options::defer_accept` the kernel hands over a connection once its first bytes
 //!   are in (or the deferral ran out), so a new I/O thread usually finds its request waiting.
 //! - `live` counts the accepted sockets whose I/O thread has not finished (handshaking or
@@ -43,9 +44,6 @@ use crate::options::Options;
 use crate::ratelimit::RateLimit;
 use crate::rooms::Rooms;
 use crate::sys::{self, EventFd, PollFd};
-
-/// Over-limit sockets the accept thread keeps draining after its 503, at most.
-pub(crate) const MAX_REJECTING: usize = 256;
 
 type Spawner = dyn Fn(Conn) -> Pid + Send + Sync;
 
@@ -123,11 +121,12 @@ impl ServerShared {
         true
     }
 
-    /// One of the `busy::MAX_BUSY_TLS` slots for answering a TLS socket over the limit.
+    /// One of the `Options::max_busy_tls_answers` slots for answering a TLS socket over the
+    /// limit.
     fn try_take_busy_slot(self: &Arc<Self>) -> Option<BusySlot> {
         self.busy_tls
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < crate::busy::MAX_BUSY_TLS).then_some(n + 1)
+                (n < self.opts.max_busy_tls_answers).then_some(n + 1)
             })
             .ok()?;
         Some(BusySlot(self.clone()))
@@ -519,7 +518,7 @@ fn reject_busy(
     if !matches!(out.step(&sock), Ok(true)) {
         return;
     }
-    if rejecting.len() < MAX_REJECTING {
+    if rejecting.len() < s.opts.max_busy_answers {
         rejecting.push(Rejecting {
             sock,
             until: Instant::now() + crate::busy::LINGER,
