@@ -1,5 +1,5 @@
-//! The system calls std does not wrap: `eventfd(2)`, `poll(2)`, and `madvise(2)` to trim a
-//! thread's stack.
+//! The system calls std does not wrap: `eventfd(2)`, `poll(2)`, `madvise(2)` to trim a
+//! thread's stack, and `setsockopt(2)` for `TCP_DEFER_ACCEPT`.
 //!
 //! Invariants:
 //! - Every `unsafe` block of the crate that talks to the kernel lives here, each with its
