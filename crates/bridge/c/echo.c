@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "tern.h"
 
@@ -26,9 +27,14 @@ static uint16_t on_connect(void *env, const TernConn *conn) {
     (void)env;
     char path[256];
     tern_conn_path(conn, path, sizeof path);
-    /* Refuse one path, to show rejection. */
+    /* Refuse one path, to show rejection, and a query of "deny" on any path. */
     if (path[0] == '/' && path[1] == 'f' && path[2] == 'o' && path[3] == 'r' && path[4] == 'b') {
         return 403;
+    }
+    char query[64];
+    size_t qlen = tern_conn_query(conn, query, sizeof query);
+    if (qlen == 4 && memcmp(query, "deny", 4) == 0) {
+        return 401;
     }
     return 0;
 }

@@ -136,9 +136,13 @@ int32_t tern_conn_close(const struct TernConn *conn, uint16_t code, const char *
 // The connection's number (unique within the process); 0 for NULL.
 uint64_t tern_conn_id(const struct TernConn *conn);
 
-// Copies the request path (with query) into `buf` (up to `cap` bytes, NUL-terminated when
-// `cap > 0`); returns the path's full length in bytes.
+// Copies the request path (without the query string) into `buf` (up to `cap` bytes,
+// NUL-terminated when `cap > 0`); returns the path's full length in bytes.
 size_t tern_conn_path(const struct TernConn *conn, char *buf, size_t cap);
+
+// Copies the query string (after the `?`, not decoded) into `buf` as `tern_conn_path`
+// does; returns its full length in bytes, 0 when the request had no query.
+size_t tern_conn_query(const struct TernConn *conn, char *buf, size_t cap);
 
 // A handle of your own to the same connection (usable from any thread, after the callback
 // returned); free it with [`tern_conn_free`]. NULL for NULL.

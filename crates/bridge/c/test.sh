@@ -90,7 +90,10 @@ s.close()
 s, status = connect("/forbidden")
 assert status.startswith("HTTP/1.1 403"), status
 s.close()
-print("c/test.sh: echo, binary, close and reject OK")
+s, status = connect("/echo?deny")
+assert status.startswith("HTTP/1.1 401"), status
+s.close()
+print("c/test.sh: echo, binary, close and reject (by path and by query) OK")
 PY
 
 exec 3>&-

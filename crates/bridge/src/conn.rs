@@ -112,6 +112,7 @@ struct RoomList {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RequestInfo {
     pub(crate) path: String,
+    pub(crate) query: Option<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) protocols: Vec<String>,
 }
@@ -149,6 +150,7 @@ impl fmt::Debug for Conn {
             .field("id", &self.inner.id)
             .field("peer", &self.inner.peer)
             .field("path", &self.inner.request.path)
+            .field("query", &self.inner.request.query)
             .finish()
     }
 }
@@ -207,9 +209,14 @@ impl Conn {
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.peer
     }
-    /// The request path (with its query string), e.g. `/room/lobby?x=1`.
+    /// The request path, without the query string: `/room/lobby` for `/room/lobby?x=1`.
     pub fn path(&self) -> &str {
         &self.inner.request.path
+    }
+    /// The query string after the `?`, as sent (not decoded): `Some("x=1")` for
+    /// `/room/lobby?x=1`, `None` when the request target has no `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.inner.request.query.as_deref()
     }
     /// The request headers, names as sent.
     pub fn headers(&self) -> &[(String, String)] {

@@ -513,20 +513,47 @@ pub unsafe extern "C" fn tern_conn_id(conn: *const TernConn) -> u64 {
     guard(0, || unsafe { conn.as_ref() }.map_or(0, |c| c.conn.id()))
 }
 
-/// Copies the request path (with query) into `buf` (up to `cap` bytes, NUL-terminated when
-/// `cap > 0`); returns the path's full length in bytes.
+/// Copies the request path (without the query string) into `buf` (up to `cap` bytes,
+/// NUL-terminated when `cap > 0`); returns the path's full length in bytes.
 #[no_mangle]
 pub unsafe extern "C" fn tern_conn_path(
     conn: *const TernConn,
     buf: *mut c_char,
     cap: usize,
 ) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { copy_out(conn, buf, cap, |c| c.path()) }
+}
+
+/// Copies the query string (after the `?`, not decoded) into `buf` as `tern_conn_path`
+/// does; returns its full length in bytes, 0 when the request had no query.
+#[no_mangle]
+pub unsafe extern "C" fn tern_conn_query(
+    conn: *const TernConn,
+    buf: *mut c_char,
+    cap: usize,
+) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { copy_out(conn, buf, cap, |c| c.query().unwrap_or("")) }
+}
+
+/// Copies `field(conn)` into `buf` (up to `cap` bytes, NUL-terminated when `cap > 0`);
+/// returns the field's full length.
+///
+/// # Safety
+/// `conn` is NULL or a live handle; `buf` is NULL or has room for `cap` bytes.
+unsafe fn copy_out(
+    conn: *const TernConn,
+    buf: *mut c_char,
+    cap: usize,
+    field: impl FnOnce(&Conn) -> &str,
+) -> usize {
     guard(0, || {
         // SAFETY: NULL or a live handle.
         let Some(c) = (unsafe { conn.as_ref() }) else {
             return 0;
         };
-        let p = c.conn.path().as_bytes();
+        let p = field(&c.conn).as_bytes();
         if !buf.is_null() && cap > 0 {
             let n = p.len().min(cap - 1);
             // SAFETY: `buf` has room for `cap` bytes (caller's promise), n + 1 <= cap.

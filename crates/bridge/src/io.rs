@@ -204,13 +204,9 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
     let cfg = ws_config(&s.opts);
     let (mut req, drained) = read_request(s, &stream, &cfg, peer, deadline)?;
 
-    let mut path = req.path().to_string();
-    if let Some(q) = req.query() {
-        path.push('?');
-        path.push_str(q);
-    }
     let info = RequestInfo {
-        path,
+        path: req.path().to_string(),
+        query: req.query().map(str::to_string),
         headers: req
             .headers()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -20,8 +20,9 @@ fn connect_message_info_and_close_with_the_real_code() {
     let Rec::Connect { path, .. } = next(&rx) else {
         panic!()
     };
-    assert_eq!(path, "/chat?x=1");
+    assert_eq!(path, "/chat");
     let conn = conns.lock().unwrap()[0].clone();
+    assert_eq!(conn.query(), Some("x=1"));
     assert_eq!(
         conn.header("host"),
         Some(&*format!("127.0.0.1:{}", server.port()))

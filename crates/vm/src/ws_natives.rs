@@ -257,6 +257,10 @@ fn handlers(v: &Value) -> Result<Handlers, Trap> {
 pub(crate) fn request_value(c: &bridge::Conn) -> Value {
     let mut m = BTreeMap::new();
     m.insert(Value::atom("path"), Value::str(c.path()));
+    m.insert(
+        Value::atom("query"),
+        c.query().map_or(Value::Nil, Value::str),
+    );
     m.insert(Value::atom("headers"), headers_value(c));
     m.insert(Value::atom("peer"), Value::str(c.peer_addr().to_string()));
     Value::Map(Arc::new(m))
@@ -599,6 +603,9 @@ pub(crate) static NATIVES: &[Native] = &[
         Ok(conn(&a[0])?.pid().map_or(Value::Nil, Value::Pid))
     }),
     Native::pure("Ws.path", 1, |a| Ok(Value::str(conn(&a[0])?.path()))),
+    Native::pure("Ws.query", 1, |a| {
+        Ok(conn(&a[0])?.query().map_or(Value::Nil, Value::str))
+    }),
     Native::pure("Ws.headers", 1, |a| Ok(headers_value(&conn(&a[0])?))),
     Native::pure("WsClient.connect", 1, client_connect),
     Native::pure("WsClient.connect", 2, client_connect),

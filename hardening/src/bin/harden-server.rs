@@ -49,9 +49,9 @@ struct Harden {
     closed: Arc<AtomicBool>,
 }
 
-fn query_param<'a>(path: &'a str, key: &str) -> Option<&'a str> {
-    let q = path.split_once('?')?.1;
-    q.split('&')
+fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
+    query?
+        .split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == key)
         .map(|(_, v)| v)
@@ -59,30 +59,30 @@ fn query_param<'a>(path: &'a str, key: &str) -> Option<&'a str> {
 
 impl Handler for Harden {
     fn on_connect(&mut self, conn: &Conn) -> Decision {
-        let path = conn.path();
-        if let Some(ms) = query_param(path, "slow_connect_ms").and_then(|v| v.parse().ok()) {
+        let query = conn.query();
+        if let Some(ms) = query_param(query, "slow_connect_ms").and_then(|v| v.parse().ok()) {
             // An on_connect that looks something up slowly (and blocks its worker meanwhile).
             std::thread::sleep(Duration::from_millis(ms));
         }
-        if query_param(path, "crash_connect") == Some("1") {
+        if query_param(query, "crash_connect") == Some("1") {
             self.c.panics.fetch_add(1, Ordering::Relaxed);
             panic!("harden-server: on_connect asked to crash");
         }
-        self.panic_every = query_param(path, "panic_every")
+        self.panic_every = query_param(query, "panic_every")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        self.slow_ms = query_param(path, "slow_ms")
+        self.slow_ms = query_param(query, "slow_ms")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        let bare = path.split('?').next().unwrap_or(path);
-        self.room = bare
+        self.room = conn
+            .path()
             .strip_prefix("/room/")
             .filter(|r| !r.is_empty())
             .map(str::to_string);
         if let Some(r) = &self.room {
             conn.join(r);
         }
-        if query_param(path, "welcome") == Some("1") {
+        if query_param(query, "welcome") == Some("1") {
             // A greeting sent while deciding (the result is counted: see `welcome_failed`).
             if conn.send("welcome").is_err() {
                 self.c.welcome_failed.fetch_add(1, Ordering::Relaxed);
