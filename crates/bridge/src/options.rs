@@ -95,8 +95,8 @@ pub struct Options {
     /// When an event (the connect, a message, the close) arrives for an idle connection
     /// actor, run the actor's step at once on the connection's I/O thread instead of waking a
     /// scheduler worker (the scheduler's `send_inline`; the actor semantics are unchanged:
-    /// one step at a time, same budget). Saves a thread hand-off per event. Default true. Turn it off for handlers that block
-    /// or need a deep stack.
+    /// one step at a time, same budget). Saves a thread hand-off per event. Default true.
+    /// Turn it off for handlers that block or need a deep stack.
     pub run_actor_on_io_thread: bool,
     /// I/O threads that, once their connection is finished, wait for the next accepted
     /// socket instead of exiting, at most. Default 64: under connection churn a thread is

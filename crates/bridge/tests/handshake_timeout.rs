@@ -83,3 +83,36 @@ fn a_silent_connect_is_accepted_only_once_it_speaks() {
     }
     rt.shutdown();
 }
+
+/// A connect that never speaks is still handled: the kernel hands it over once
+/// `defer_accept` has run out, and the handshake deadline then answers `408`.
+#[test]
+fn a_silent_connect_still_meets_the_handshake_deadline() {
+    let rt = rt();
+    let (h, _rx) = Recorder::new();
+    let o = bridge::Options {
+        defer_accept: Duration::from_secs(1),
+        handshake_timeout: Duration::from_millis(300),
+        ..opts()
+    };
+    let server = bridge::serve(&rt, h, 0, o).unwrap();
+    let t0 = Instant::now();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    let took = t0.elapsed();
+    assert!(
+        buf.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
+    // Not before the deferral ran out; after it, the kernel's next SYN-ACK retransmission
+    // decides when (within a few seconds), then the deadline.
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+        "{took:?}"
+    );
+    server.stop();
+    rt.shutdown();
+}
