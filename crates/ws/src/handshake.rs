@@ -105,8 +105,18 @@ impl ServerHandshake {
     }
 
     fn try_parse(&mut self) -> Result<Option<Request>, Error> {
-        let mut headers = vec![httparse::EMPTY_HEADER; self.max_headers];
-        let mut req = httparse::Request::new(&mut headers);
+        // The header slots live on the stack up to the default bound: a 2 KiB heap block per
+        // parse is large enough to make glibc consolidate its free lists on every request.
+        const ON_STACK: usize = 64;
+        let mut stack = [httparse::EMPTY_HEADER; ON_STACK];
+        let mut heap = Vec::new();
+        let headers = if self.max_headers <= ON_STACK {
+            &mut stack[..self.max_headers]
+        } else {
+            heap.resize(self.max_headers, httparse::EMPTY_HEADER);
+            &mut heap[..]
+        };
+        let mut req = httparse::Request::new(headers);
         let len = match req.parse(&self.buf) {
             Ok(httparse::Status::Partial) => return Ok(None),
             Ok(httparse::Status::Complete(n)) => n,
@@ -565,6 +575,27 @@ mod tests {
             .unwrap();
         assert_eq!(a.head_len, text.len());
         assert_eq!(a.protocol.as_deref(), Some("chat"));
+    }
+
+    /// `max_headers` bounds the header lines, below and above the slots kept on the stack.
+    #[test]
+    fn the_header_count_is_bounded_by_max_headers() {
+        let with_extra = |n: usize| {
+            let extra: String = (0..n).map(|i| format!("X-H{i}: v\r\n")).collect();
+            RFC_REQUEST.replace("Origin:", &format!("{extra}Origin:"))
+        };
+        // RFC_REQUEST has 7 header lines.
+        for max in [10, 64, 100] {
+            let cfg = Config {
+                max_headers: max,
+                ..Config::default()
+            };
+            let feed = |req: &str| ServerHandshake::new(&cfg, None).feed(req.as_bytes());
+            let fits = feed(&with_extra(max - 7)).unwrap();
+            assert!(matches!(fits, HandshakeStatus::Done(_)), "max {max}");
+            let err = feed(&with_extra(max - 6)).unwrap_err();
+            assert_eq!(err.http_status(), Some(431), "max {max}: {err}");
+        }
     }
 
     fn status_of(req: &str) -> u16 {
