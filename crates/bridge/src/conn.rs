@@ -126,7 +126,7 @@ pub(crate) struct ConnShared {
     pid: OnceLock<Pid>,
     pub(crate) server: Arc<ServerShared>,
     pub(crate) out: Mutex<Out>,
-    pub(crate) wake: EventFd,
+    pub(crate) wake: Arc<EventFd>,
     decision: Mutex<Option<Decision>>,
     rooms: Mutex<RoomList>,
     in_bytes: AtomicUsize,
@@ -169,7 +169,7 @@ impl Conn {
         tls: bool,
         request: RequestInfo,
         server: Arc<ServerShared>,
-        wake: EventFd,
+        wake: Arc<EventFd>,
     ) -> Conn {
         let max = server.opts.outbound_buffer;
         Conn {

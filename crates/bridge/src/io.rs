@@ -14,6 +14,9 @@
 //!   ciphertext waits in the stream (`wants_write`; `flush` finishes it with
 //!   `flush_pending`). An idle connection wakes only for its heartbeat (and once,
 //!   `TRIM_IDLE_STACK_AFTER` after opening, to give back stack pages: `sys::trim_stack`).
+//!   The wake fd is the thread's own, kept across the connections it serves and drained
+//!   before each (`thread_wake_fd`); a late signal from a finished connection's handle is a
+//!   spurious wake-up, which the loop tolerates.
 //! - Reads: a read that drained the socket (`WsStream::read_drained`) goes straight to
 //!   `poll(2)`, skipping the read that would only say `WouldBlock`. A TLS peer that closes TCP
 //!   without close_notify counts as the peer closing (`eof_as_zero`), like a plain FIN.
@@ -100,6 +103,29 @@ pub(crate) fn start(s: Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> 
             }
         })?;
     Ok(())
+}
+
+thread_local! {
+    /// This I/O thread's wake fd, kept from one connection to the next (see
+    /// `thread_wake_fd`).
+    static WAKE: std::cell::RefCell<Option<Arc<EventFd>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The wake fd for the connection this I/O thread is about to serve: the thread's own,
+/// created once and drained here, so that a connection costs no `eventfd` and `close`. A
+/// finished connection's handle may still signal it (a late ticket); the loop treats that as
+/// the spurious wake-up it tolerates anyway.
+fn thread_wake_fd() -> io::Result<Arc<EventFd>> {
+    WAKE.with(|w| {
+        let mut w = w.borrow_mut();
+        if let Some(fd) = &*w {
+            fd.drain();
+            return Ok(fd.clone());
+        }
+        let fd = Arc::new(EventFd::new()?);
+        *w = Some(fd.clone());
+        Ok(fd)
+    })
 }
 
 fn ws_config(o: &crate::Options) -> ws::Config {
@@ -213,7 +239,7 @@ fn handshake(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) -> Option
             .collect(),
         protocols: req.protocols().to_vec(),
     };
-    let wake = match EventFd::new() {
+    let wake = match thread_wake_fd() {
         Ok(w) => w,
         Err(e) => {
             static LIMIT: crate::ratelimit::RateLimit = crate::ratelimit::RateLimit::new();
@@ -1056,5 +1082,27 @@ impl Loop<'_> {
         }
         // Closed, flushing the last frames: bounded by the close timeout too.
         self.linger_until
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One wake fd per I/O thread, reused and drained for each connection it serves.
+    #[test]
+    fn a_thread_keeps_its_wake_fd_and_drains_it_for_the_next_connection() {
+        let first = thread_wake_fd().unwrap();
+        first.signal(); // a late signal from the finished connection
+        let second = thread_wake_fd().unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "a new eventfd per connection");
+        assert!(
+            !second.drain(),
+            "the stale signal was left for the next connection"
+        );
+        let other = std::thread::spawn(|| thread_wake_fd().unwrap().raw())
+            .join()
+            .unwrap();
+        assert_ne!(other, first.raw(), "threads share a wake fd");
     }
 }
