@@ -10,9 +10,8 @@
 //!   smaller) plus [`LINGER`].
 //! - At most `Options::max_busy_tls_answers` such threads run per server; a TLS socket over
 //!   that is closed without an answer (a flood of the TLS port costs a bounded number of
-//!   threads). The slot
-//!   is a [`BusySlot`](crate::server::BusySlot), given back when the thread ends, however it
-//!   ends (or at once if the thread cannot be spawned).
+//!   threads). The slot is a [`BusySlot`](crate::server::BusySlot), given back when the
+//!   thread ends, however it ends (or at once if the thread cannot be spawned).
 //! - Busy threads watch the server's stop fd: `Server::stop` ends them at once and waits for
 //!   them with the connection threads.
 //! - Both paths go through a `ws::WsStream` (plain, or TLS with its handshake driven by the

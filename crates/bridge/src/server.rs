@@ -257,8 +257,7 @@ pub fn serve_with(
         .set_nonblocking(true)
         .map_err(|source| Error::Bind { addr, source })?;
     if !opts.defer_accept.is_zero() {
-        let secs = opts.defer_accept.as_secs_f64().ceil() as u32;
-        if let Err(e) = sys::defer_accept(&listener, secs) {
+        if let Err(e) = sys::defer_accept(&listener, opts.defer_accept) {
             log::debug!("TCP_DEFER_ACCEPT on {addr}: {e}; accepting without it");
         }
     }

@@ -10,7 +10,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A wake-up counter (`eventfd(2)`, non-blocking, close-on-exec). Any thread may
 /// [`signal`](EventFd::signal) it; the owner waits for it in [`poll`] and [`drain`](EventFd::drain)s it.
@@ -126,10 +126,12 @@ pub(crate) fn poll(fds: &mut [PollFd], deadline: Option<Instant>) -> io::Result<
 }
 
 /// Asks the kernel to hand a connection to `accept(2)` only once its first bytes have arrived
-/// (`TCP_DEFER_ACCEPT`), waiting at most `secs` for them; after that the connection is
-/// accepted anyway, so a silent client still meets the handshake deadline.
-pub(crate) fn defer_accept(listener: &impl AsRawFd, secs: u32) -> io::Result<()> {
-    let secs = libc::c_int::try_from(secs).unwrap_or(libc::c_int::MAX);
+/// (`TCP_DEFER_ACCEPT`), waiting at most `wait` for them (whole seconds, rounded up); after
+/// that the connection is accepted anyway, so a silent client still meets the handshake
+/// deadline.
+pub(crate) fn defer_accept(listener: &impl AsRawFd, wait: Duration) -> io::Result<()> {
+    // A float-to-int `as` saturates: an absurd `wait` becomes `c_int::MAX` seconds.
+    let secs = wait.as_secs_f64().ceil() as libc::c_int;
     // SAFETY: passes a pointer to a live local c_int and its exact size; the kernel only
     // reads it during the call.
     let r = unsafe {
