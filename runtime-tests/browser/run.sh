@@ -7,7 +7,8 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 "$root/scripts/ensure-chromium.sh"
 bin="$("$root/scripts/venv.sh")"
 if [[ -z "${TERN_CHAT_SERVER:-}" ]]; then
-    cargo build --quiet -p vm --bin tern
+    # --workspace, not -p vm: the same feature set as `make unit`, so nothing is rebuilt.
+    cargo build --quiet --workspace --bins
     target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
     export TERN_CHAT_SERVER="$target/debug/tern run $root/examples/chat.tern"
     export TERN_CHAT_TLS_SERVER="$TERN_CHAT_SERVER"

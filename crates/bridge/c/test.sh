@@ -20,7 +20,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$root" && CARGO_TARGET_DIR="$target" "$cargo" build --quiet -p bridge --lib)
+# The static library is built only here: as a default crate type it would be written (about
+# 100 MB) by every build of the crate.
+(cd "$root" && CARGO_TARGET_DIR="$target" "$cargo" rustc --quiet -p bridge --lib --crate-type staticlib)
 "$cc" -std=c11 -Wall -Wextra -Werror -O1 -I "$here" "$here/echo.c" "$target/debug/libbridge.a" \
     -lpthread -ldl -lm -o "$work/echo"
 
