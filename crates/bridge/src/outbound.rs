@@ -52,8 +52,12 @@ pub(crate) enum Pushed {
     Closed,
 }
 
-/// How many frames one `writev` may carry.
-const MAX_IOV: usize = 64;
+/// How many frames one `writev` may carry (Linux's `UIO_MAXIOV`). A burst of broadcasts
+/// that one batch queued for a member then goes out in one call.
+const MAX_IOV: usize = 1024;
+/// Up to this many frames, the `writev` list lives on the stack (1 KiB); longer lists are
+/// allocated, so an I/O thread's stack never touches more pages for them.
+const STACK_IOV: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct Outbound {
@@ -163,13 +167,19 @@ impl Outbound {
     pub(crate) fn flush<W: Write>(&mut self, w: &mut W) -> io::Result<bool> {
         while !self.queue.is_empty() {
             let n = {
-                let mut iov: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
-                let mut k = 0;
-                for (i, c) in self.queue.iter().take(MAX_IOV).enumerate() {
-                    iov[k] = IoSlice::new(if i == 0 { &c[self.head_off..] } else { c });
-                    k += 1;
+                let k = self.queue.len().min(MAX_IOV);
+                let mut on_stack = [IoSlice::new(&[]); STACK_IOV];
+                let mut on_heap;
+                let iov = if k <= STACK_IOV {
+                    &mut on_stack[..k]
+                } else {
+                    on_heap = vec![IoSlice::new(&[]); k];
+                    &mut on_heap[..]
+                };
+                for (i, (slot, c)) in iov.iter_mut().zip(&self.queue).enumerate() {
+                    *slot = IoSlice::new(if i == 0 { &c[self.head_off..] } else { c });
                 }
-                match w.write_vectored(&iov[..k]) {
+                match w.write_vectored(iov) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -245,6 +255,46 @@ mod tests {
 
     fn owned(b: &[u8]) -> Chunk {
         Chunk::Owned(b.to_vec())
+    }
+
+    /// A sink that takes everything and records how many slices each `writev` carried.
+    #[derive(Default)]
+    struct Vectored {
+        got: Vec<u8>,
+        calls: Vec<usize>,
+    }
+    impl Write for Vectored {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[IoSlice::new(b)])
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.calls.push(bufs.len());
+            let before = self.got.len();
+            for b in bufs {
+                self.got.extend_from_slice(b);
+            }
+            Ok(self.got.len() - before)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_long_queue_goes_out_in_few_writes() {
+        for (frames, calls) in [(3, vec![3]), (300, vec![300]), (1500, vec![1024, 476])] {
+            let mut q = Outbound::new(1 << 20);
+            let mut want = Vec::new();
+            for i in 0..frames {
+                let f = format!("{i},");
+                want.extend_from_slice(f.as_bytes());
+                let _ = q.push(owned(f.as_bytes()), None::<&mut Vectored>);
+            }
+            let mut s = Vectored::default();
+            assert!(q.flush(&mut s).unwrap());
+            assert_eq!(s.calls, calls, "{frames} frames");
+            assert_eq!(s.got, want);
+        }
     }
 
     #[test]
