@@ -170,8 +170,11 @@ fn payload(v: &Value) -> Result<bridge::Payload<'_>, Trap> {
     }
 }
 
-/// Server options from a tern map: `heartbeat` (ms or nil), `max_message` (bytes),
-/// `max_connections`, `bind` (address string).
+/// Server options from a tern map. Every field of [`bridge::Options`] can be set, by its
+/// name: durations in milliseconds, sizes in bytes, counts as integers; `heartbeat`
+/// (`heartbeat_interval`) also takes `nil` for none, and `bind` (`bind_addr`) an address
+/// string. `max_message` is short for `max_message_size` and also lowers `max_frame_size`
+/// to it.
 fn options(v: Option<&Value>) -> Result<bridge::Options, Trap> {
     let mut o = bridge::Options::default();
     let Some(v) = v else { return Ok(o) };
@@ -185,35 +188,91 @@ fn options(v: Option<&Value>) -> Result<bridge::Options, Trap> {
             let n = int(x)?;
             u64::try_from(n).map_err(|_| Trap::Error(format!("option {key}: {n} is negative")))
         };
+        let count = |x: &Value| -> Result<usize, Trap> {
+            usize::try_from(non_neg(x)?)
+                .map_err(|_| Trap::Error(format!("option {key}: too large")))
+        };
+        if let Some((_, field)) = DURATIONS.iter().find(|(n, _)| *n == key) {
+            *field(&mut o) = Duration::from_millis(non_neg(x)?);
+            continue;
+        }
+        if let Some((_, field)) = COUNTS.iter().find(|(n, _)| *n == key) {
+            *field(&mut o) = count(x)?;
+            continue;
+        }
         match key.as_str() {
-            "heartbeat" => {
+            "heartbeat" | "heartbeat_interval" => {
                 o.heartbeat_interval = match x {
                     Value::Nil | Value::Bool(false) => None,
                     x => Some(Duration::from_millis(non_neg(x)?)),
                 }
             }
-            "heartbeat_timeout" => o.heartbeat_timeout = Duration::from_millis(non_neg(x)?),
             "max_message" => {
-                let n = non_neg(x)? as usize;
+                let n = count(x)?;
                 o.max_message_size = n;
                 o.max_frame_size = o.max_frame_size.min(n.max(1));
             }
-            "max_connections" => o.max_connections = non_neg(x)? as usize,
-            "bind" => {
+            "bind" | "bind_addr" => {
                 o.bind_addr = string(x)?.parse::<IpAddr>().map_err(|_| {
-                    Trap::Error(format!("option bind: not an IP address: {}", short(x)))
+                    Trap::Error(format!("option {key}: not an IP address: {}", short(x)))
                 })?
             }
+            "run_actor_on_io_thread" => match x {
+                Value::Bool(b) => o.run_actor_on_io_thread = *b,
+                other => {
+                    return Err(Trap::Error(format!(
+                        "option {key}: expected true or false, got {}",
+                        short(other)
+                    )))
+                }
+            },
             other => {
+                let known: Vec<&str> =
+                    ["heartbeat", "max_message", "bind", "run_actor_on_io_thread"]
+                        .into_iter()
+                        .chain(DURATIONS.iter().map(|(n, _)| *n))
+                        .chain(COUNTS.iter().map(|(n, _)| *n))
+                        .collect();
                 return Err(Trap::Error(format!(
-                    "unknown option {other} (known: heartbeat, heartbeat_timeout, max_message, max_connections, bind)"
-                )))
+                    "unknown option {other} (known: {})",
+                    known.join(", ")
+                )));
             }
         }
     }
     o.validate().map_err(|e| Trap::Error(e.to_string()))?;
     Ok(o)
 }
+
+type Field<T> = fn(&mut bridge::Options) -> &mut T;
+
+/// The options given in milliseconds.
+const DURATIONS: &[(&str, Field<Duration>)] = &[
+    ("heartbeat_timeout", |o| &mut o.heartbeat_timeout),
+    ("handshake_timeout", |o| &mut o.handshake_timeout),
+    ("defer_accept", |o| &mut o.defer_accept),
+    ("busy_tls_timeout", |o| &mut o.busy_tls_timeout),
+    ("close_timeout", |o| &mut o.close_timeout),
+    ("stop_timeout", |o| &mut o.stop_timeout),
+    ("spare_io_thread_timeout", |o| {
+        &mut o.spare_io_thread_timeout
+    }),
+];
+
+/// The options given as a number of bytes or of things.
+const COUNTS: &[(&str, Field<usize>)] = &[
+    ("max_connections", |o| &mut o.max_connections),
+    ("max_busy_answers", |o| &mut o.max_busy_answers),
+    ("max_busy_tls_answers", |o| &mut o.max_busy_tls_answers),
+    ("max_request_bytes", |o| &mut o.max_request_bytes),
+    ("max_frame_size", |o| &mut o.max_frame_size),
+    ("max_message_size", |o| &mut o.max_message_size),
+    ("outbound_buffer", |o| &mut o.outbound_buffer),
+    ("inbound_queue_bytes", |o| &mut o.inbound_queue_bytes),
+    ("inbound_queue_messages", |o| &mut o.inbound_queue_messages),
+    ("io_thread_stack", |o| &mut o.io_thread_stack),
+    ("spare_io_threads", |o| &mut o.spare_io_threads),
+];
 
 /// The four callbacks of a server.
 #[derive(Clone)]
@@ -698,4 +757,113 @@ pub fn stop_servers(env: &Env) {
         s.server.stop();
     }
     env.servers.changed.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, Value)]) -> Result<bridge::Options, Trap> {
+        let m: BTreeMap<Value, Value> = pairs
+            .iter()
+            .map(|(k, v)| (Value::atom(k), v.clone()))
+            .collect();
+        options(Some(&Value::Map(Arc::new(m))))
+    }
+
+    fn err(r: Result<bridge::Options, Trap>) -> String {
+        match r {
+            Err(Trap::Error(e)) => e,
+            Err(_) => "another trap".into(),
+            Ok(o) => format!("accepted: {o:?}"),
+        }
+    }
+
+    /// Every field set by name to a value that is not its default. The expected value is a
+    /// struct literal without `..Default::default()`: a field added to `Options` breaks
+    /// this test's build until the VM can set it too.
+    #[test]
+    fn every_option_can_be_set_by_name() {
+        let ms = |n: i64| Value::Int(n);
+        let got = opts(&[
+            ("bind_addr", Value::str("127.0.0.2")),
+            ("max_connections", ms(7)),
+            ("max_busy_answers", ms(8)),
+            ("max_busy_tls_answers", ms(9)),
+            ("busy_tls_timeout", ms(1001)),
+            ("handshake_timeout", ms(1002)),
+            ("defer_accept", ms(1003)),
+            ("max_request_bytes", ms(4000)),
+            ("max_frame_size", ms(5000)),
+            ("max_message_size", ms(6000)),
+            ("outbound_buffer", ms(7000)),
+            ("inbound_queue_bytes", ms(8000)),
+            ("inbound_queue_messages", ms(90)),
+            ("heartbeat_interval", ms(1004)),
+            ("heartbeat_timeout", ms(1005)),
+            ("close_timeout", ms(1006)),
+            ("stop_timeout", ms(1007)),
+            ("io_thread_stack", ms(40 * 1024)),
+            ("run_actor_on_io_thread", Value::Bool(false)),
+            ("spare_io_threads", ms(3)),
+            ("spare_io_thread_timeout", ms(1008)),
+        ])
+        .unwrap_or_else(|e| panic!("{}", err(Err(e))));
+        let d = Duration::from_millis;
+        let want = bridge::Options {
+            bind_addr: "127.0.0.2".parse().unwrap(),
+            max_connections: 7,
+            max_busy_answers: 8,
+            max_busy_tls_answers: 9,
+            busy_tls_timeout: d(1001),
+            handshake_timeout: d(1002),
+            defer_accept: d(1003),
+            max_request_bytes: 4000,
+            max_frame_size: 5000,
+            max_message_size: 6000,
+            outbound_buffer: 7000,
+            inbound_queue_bytes: 8000,
+            inbound_queue_messages: 90,
+            heartbeat_interval: Some(d(1004)),
+            heartbeat_timeout: d(1005),
+            close_timeout: d(1006),
+            stop_timeout: d(1007),
+            io_thread_stack: 40 * 1024,
+            run_actor_on_io_thread: false,
+            spare_io_threads: 3,
+            spare_io_thread_timeout: d(1008),
+        };
+        assert_eq!(format!("{got:?}"), format!("{want:?}"));
+    }
+
+    #[test]
+    fn short_names_and_nil_heartbeat() {
+        let o = opts(&[
+            ("heartbeat", Value::Nil),
+            ("max_message", Value::Int(100)),
+            ("bind", Value::str("::1")),
+        ])
+        .unwrap_or_else(|e| panic!("{}", err(Err(e))));
+        assert_eq!(o.heartbeat_interval, None);
+        assert_eq!((o.max_message_size, o.max_frame_size), (100, 100));
+        assert_eq!(o.bind_addr, "::1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn bad_options_are_refused_with_their_name() {
+        let e = err(opts(&[("max_conections", Value::Int(1))]));
+        assert!(e.contains("unknown option max_conections"), "{e}");
+        assert!(
+            e.contains("outbound_buffer") && e.contains("defer_accept"),
+            "{e}"
+        );
+        let e = err(opts(&[("close_timeout", Value::Int(-1))]));
+        assert!(e.contains("close_timeout") && e.contains("negative"), "{e}");
+        let e = err(opts(&[("run_actor_on_io_thread", Value::Int(1))]));
+        assert!(e.contains("run_actor_on_io_thread"), "{e}");
+        let e = err(opts(&[("io_thread_stack", Value::Int(1024))]));
+        assert!(e.contains("io_thread_stack"), "{e}");
+        let e = err(opts(&[("outbound_buffer", Value::str("big"))]));
+        assert!(!e.starts_with("accepted"), "{e}");
+    }
 }
