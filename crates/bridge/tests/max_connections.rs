@@ -3,6 +3,9 @@
 mod common;
 use common::*;
 
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
 #[test]
 fn the_connection_over_the_limit_gets_503_and_recovery_follows() {
     let rt = rt();
@@ -32,4 +35,77 @@ fn the_connection_over_the_limit_gets_503_and_recovery_follows() {
     let _c = connect(server.port(), "/");
     server.stop();
     rt.shutdown();
+}
+
+/// Past `max_busy_answers`, a socket over the limit gets its 503 and is closed at once,
+/// while the ones within the bound are still drained for `busy::LINGER` (0.5 s). The server
+/// shuts its side down after the 503 either way, so the client tells them apart by writing:
+/// to a drained socket its bytes are read and discarded, to a closed one they draw a reset.
+#[test]
+fn past_max_busy_answers_the_503_is_followed_by_an_immediate_close() {
+    use std::io::Read;
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let server = bridge::serve(
+        &rt,
+        h,
+        0,
+        bridge::Options {
+            max_connections: 1,
+            max_busy_answers: 1,
+            // The silent sockets below must reach `accept` without speaking.
+            defer_accept: Duration::ZERO,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let _held = connect(server.port(), "/");
+    next(&rx);
+    let addr = ("127.0.0.1", server.port());
+    // A machine stalled for most of the linger makes one attempt inconclusive; three such
+    // attempts in a row fail the test.
+    for attempt in 1..=3 {
+        let mut kept = TcpStream::connect(addr).unwrap();
+        assert!(read_head(&mut kept).starts_with("HTTP/1.1 503"));
+        let answered = Instant::now();
+        let mut over = TcpStream::connect(addr).unwrap();
+        over.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut all = Vec::new();
+        over.read_to_end(&mut all).expect("the 503, then EOF");
+        assert!(String::from_utf8_lossy(&all).starts_with("HTTP/1.1 503"));
+        let over_reset = reset_within(&over, Duration::from_millis(100));
+        let kept_reset = reset_within(&kept, Duration::from_millis(100));
+        if answered.elapsed() < Duration::from_millis(400) {
+            assert!(over_reset, "the socket past the bound was still drained");
+            assert!(
+                !kept_reset,
+                "the socket within the bound was closed at once"
+            );
+            // The kept one is closed too, once its linger is over.
+            assert!(reset_within(&kept, Duration::from_secs(5)));
+            server.stop();
+            rt.shutdown();
+            return;
+        }
+        eprintln!(
+            "attempt {attempt}: took {:?}, inconclusive",
+            answered.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    panic!("three attempts in a row took longer than 400 ms");
+}
+
+/// Writes a byte every few milliseconds for up to `limit`; true once a write fails (the
+/// peer has closed its socket and answered with a reset).
+fn reset_within(mut s: &TcpStream, limit: Duration) -> bool {
+    use std::io::Write;
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if s.write_all(b"x").is_err() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    false
 }
