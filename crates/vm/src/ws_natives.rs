@@ -227,12 +227,18 @@ fn options(v: Option<&Value>) -> Result<bridge::Options, Trap> {
                 }
             },
             other => {
-                let known: Vec<&str> =
-                    ["heartbeat", "max_message", "bind", "run_actor_on_io_thread"]
-                        .into_iter()
-                        .chain(DURATIONS.iter().map(|(n, _)| *n))
-                        .chain(COUNTS.iter().map(|(n, _)| *n))
-                        .collect();
+                let known: Vec<&str> = [
+                    "heartbeat",
+                    "heartbeat_interval",
+                    "max_message",
+                    "bind",
+                    "bind_addr",
+                    "run_actor_on_io_thread",
+                ]
+                .into_iter()
+                .chain(DURATIONS.iter().map(|(n, _)| *n))
+                .chain(COUNTS.iter().map(|(n, _)| *n))
+                .collect();
                 return Err(Trap::Error(format!(
                     "unknown option {other} (known: {})",
                     known.join(", ")
@@ -784,29 +790,29 @@ mod tests {
     /// this test's build until the VM can set it too.
     #[test]
     fn every_option_can_be_set_by_name() {
-        let ms = |n: i64| Value::Int(n);
+        let n = Value::Int;
         let got = opts(&[
             ("bind_addr", Value::str("127.0.0.2")),
-            ("max_connections", ms(7)),
-            ("max_busy_answers", ms(8)),
-            ("max_busy_tls_answers", ms(9)),
-            ("busy_tls_timeout", ms(1001)),
-            ("handshake_timeout", ms(1002)),
-            ("defer_accept", ms(1003)),
-            ("max_request_bytes", ms(4000)),
-            ("max_frame_size", ms(5000)),
-            ("max_message_size", ms(6000)),
-            ("outbound_buffer", ms(7000)),
-            ("inbound_queue_bytes", ms(8000)),
-            ("inbound_queue_messages", ms(90)),
-            ("heartbeat_interval", ms(1004)),
-            ("heartbeat_timeout", ms(1005)),
-            ("close_timeout", ms(1006)),
-            ("stop_timeout", ms(1007)),
-            ("io_thread_stack", ms(40 * 1024)),
+            ("max_connections", n(7)),
+            ("max_busy_answers", n(8)),
+            ("max_busy_tls_answers", n(9)),
+            ("busy_tls_timeout", n(1001)),
+            ("handshake_timeout", n(1002)),
+            ("defer_accept", n(1003)),
+            ("max_request_bytes", n(4000)),
+            ("max_frame_size", n(5000)),
+            ("max_message_size", n(6000)),
+            ("outbound_buffer", n(7000)),
+            ("inbound_queue_bytes", n(8000)),
+            ("inbound_queue_messages", n(90)),
+            ("heartbeat_interval", n(1004)),
+            ("heartbeat_timeout", n(1005)),
+            ("close_timeout", n(1006)),
+            ("stop_timeout", n(1007)),
+            ("io_thread_stack", n(40 * 1024)),
             ("run_actor_on_io_thread", Value::Bool(false)),
-            ("spare_io_threads", ms(3)),
-            ("spare_io_thread_timeout", ms(1008)),
+            ("spare_io_threads", n(3)),
+            ("spare_io_thread_timeout", n(1008)),
         ])
         .unwrap_or_else(|e| panic!("{}", err(Err(e))));
         let d = Duration::from_millis;
