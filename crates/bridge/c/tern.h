@@ -67,6 +67,10 @@ typedef struct TernOptions {
   size_t spare_io_threads;
   // How long a spare connection thread waits before it exits.
   uint64_t spare_io_thread_timeout_ms;
+  // `Options::busy_linger` in milliseconds: a socket answered 503 is drained this long.
+  uint64_t busy_linger_ms;
+  // `Options::close_linger` in milliseconds: a finished socket is drained this long.
+  uint64_t close_linger_ms;
 } TernOptions;
 
 // Callbacks of a server. Every function pointer may be NULL (default behaviour: accept,

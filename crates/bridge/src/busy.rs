@@ -7,7 +7,7 @@
 //!   TLS socket needs a TLS handshake first, so it gets its own short-lived thread
 //!   (`tern-ws-busy`), which runs the handshake, writes the 503, sends close_notify and
 //!   drains the socket, all before `Options::busy_tls_timeout` (or `handshake_timeout` if
-//!   smaller) plus [`LINGER`].
+//!   smaller) plus `Options::busy_linger`.
 //! - At most `Options::max_busy_tls_answers` such threads run per server; a TLS socket over
 //!   that is closed without an answer (a flood of the TLS port costs a bounded number of
 //!   threads). The slot is a [`BusySlot`](crate::server::BusySlot), given back when the
@@ -22,7 +22,7 @@ use std::io::{self, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ws::{Response, WsStream};
 
@@ -30,9 +30,6 @@ use crate::handler::panic_text;
 use crate::io::{wait_for_input, write_response, Wait};
 use crate::server::{BusySlot, ServerShared};
 
-/// How long a socket is drained after its 503, so that the client's request arriving after
-/// our answer does not turn the close into a reset that loses the answer.
-pub(crate) const LINGER: Duration = Duration::from_millis(500);
 /// Stack of a busy TLS thread (the TLS handshake runs deeper than a plain thread needs, and a
 /// TLS read takes its ciphertext into an 18 KiB local).
 const BUSY_STACK: usize = 256 * 1024;
@@ -120,6 +117,6 @@ fn answer_tls(s: &Arc<ServerShared>, sock: TcpStream, peer: SocketAddr) {
     if write_response(s, &stream, &response(), deadline).is_err() {
         return;
     }
-    // (3) Drain until the client closes, or `LINGER`.
-    crate::io::linger(s, stream.tcp(), Instant::now() + LINGER);
+    // (3) Drain until the client closes, or `busy_linger`.
+    crate::io::linger(s, stream.tcp(), Instant::now() + s.opts.busy_linger);
 }

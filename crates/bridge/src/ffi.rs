@@ -114,6 +114,10 @@ pub struct TernOptions {
     pub spare_io_threads: usize,
     /// How long a spare connection thread waits before it exits.
     pub spare_io_thread_timeout_ms: u64,
+    /// `Options::busy_linger` in milliseconds: a socket answered 503 is drained this long.
+    pub busy_linger_ms: u64,
+    /// `Options::close_linger` in milliseconds: a finished socket is drained this long.
+    pub close_linger_ms: u64,
 }
 
 /// Result codes of the `tern_conn_*` functions.
@@ -219,6 +223,8 @@ fn c_options(o: &Options) -> TernOptions {
         close_timeout_ms: o.close_timeout.as_millis() as u64,
         spare_io_threads: o.spare_io_threads,
         spare_io_thread_timeout_ms: o.spare_io_thread_timeout.as_millis() as u64,
+        busy_linger_ms: o.busy_linger.as_millis() as u64,
+        close_linger_ms: o.close_linger.as_millis() as u64,
     }
 }
 
@@ -262,6 +268,8 @@ unsafe fn options_from(o: Option<&TernOptions>) -> Result<Options, String> {
         close_timeout: Duration::from_millis(o.close_timeout_ms),
         spare_io_threads: o.spare_io_threads,
         spare_io_thread_timeout: Duration::from_millis(o.spare_io_thread_timeout_ms),
+        busy_linger: Duration::from_millis(o.busy_linger_ms),
+        close_linger: Duration::from_millis(o.close_linger_ms),
     })
 }
 
@@ -684,6 +692,7 @@ mod tests {
             max_busy_answers: d.max_busy_answers + 1,
             max_busy_tls_answers: d.max_busy_tls_answers + 1,
             busy_tls_timeout: d.busy_tls_timeout + Duration::from_millis(1),
+            busy_linger: d.busy_linger + Duration::from_millis(1),
             handshake_timeout: d.handshake_timeout + Duration::from_millis(1),
             defer_accept: d.defer_accept + Duration::from_millis(1),
             max_request_bytes: d.max_request_bytes + 1,
@@ -695,6 +704,7 @@ mod tests {
             heartbeat_interval: None,
             heartbeat_timeout: d.heartbeat_timeout + Duration::from_millis(1),
             close_timeout: d.close_timeout + Duration::from_millis(1),
+            close_linger: d.close_linger + Duration::from_millis(1),
             stop_timeout: d.stop_timeout + Duration::from_millis(1),
             io_thread_stack: d.io_thread_stack + 4096,
             run_actor_on_io_thread: !d.run_actor_on_io_thread,

@@ -570,10 +570,6 @@ fn end_unaccepted(s: &ServerShared, conn: &Conn, pid: scheduler::Pid, post_close
     }
 }
 
-/// The longest a finished connection's thread discards late input before the socket is
-/// dropped (bounded further by `Options::close_timeout`).
-const LINGER_MAX: Duration = Duration::from_secs(2);
-
 /// A lingering close. Our last frames are flushed and the write side is shut (FIN sent); if
 /// the socket were dropped now while the peer is still sending (a message over the limit,
 /// frames after a protocol error), the kernel would answer with a RST, and a RST makes the
@@ -741,7 +737,7 @@ impl Loop<'_> {
         linger(
             s,
             stream.tcp(),
-            Instant::now() + s.opts.close_timeout.min(LINGER_MAX),
+            Instant::now() + s.opts.close_timeout.min(s.opts.close_linger),
         );
     }
 

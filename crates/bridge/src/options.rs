@@ -43,6 +43,12 @@ pub struct Options {
     /// `handshake_timeout` if that is smaller. Default 2 s, so that slow clients cannot hold
     /// the `max_busy_tls_answers` slots long.
     pub busy_tls_timeout: Duration,
+    /// How long a socket answered `503` (over `max_connections`, plain or TLS) is still read
+    /// and its input discarded after the answer, until the client closes: a request still
+    /// arriving would otherwise turn the close into a reset, and a reset can make the
+    /// client's kernel discard the `503` before the client reads it. Default 500 ms; zero
+    /// closes right after the answer.
+    pub busy_linger: Duration,
     /// Time a client has, from the accept, to send a complete upgrade request (and finish
     /// the TLS handshake), and for the connection actor to accept or reject it. Default 10 s.
     /// A client that trips it is disconnected (slow-loris defence).
@@ -83,6 +89,12 @@ pub struct Options {
     pub heartbeat_timeout: Duration,
     /// Time the peer has to answer our close frame before the socket is dropped. Default 5 s.
     pub close_timeout: Duration,
+    /// How long a finished connection's socket is still read, and its input discarded, after
+    /// our last frame, until the peer's FIN (or `close_timeout` if that is smaller): a peer
+    /// still sending (a message over the limit, frames after a protocol error) would
+    /// otherwise get a reset that can discard our close frame before the peer reads it. The
+    /// connection keeps its `max_connections` slot meanwhile. Default 2 s.
+    pub close_linger: Duration,
     /// Longest `Server::stop` waits for the connections to finish their close handshakes
     /// before dropping them. Default 5 s.
     pub stop_timeout: Duration,
@@ -115,6 +127,7 @@ impl Default for Options {
             max_busy_answers: 256,
             max_busy_tls_answers: 16,
             busy_tls_timeout: Duration::from_secs(2),
+            busy_linger: Duration::from_millis(500),
             handshake_timeout: Duration::from_secs(10),
             defer_accept: Duration::from_secs(1),
             max_request_bytes: 16 * 1024,
@@ -126,6 +139,7 @@ impl Default for Options {
             heartbeat_interval: Some(Duration::from_secs(30)),
             heartbeat_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
+            close_linger: Duration::from_secs(2),
             stop_timeout: Duration::from_secs(5),
             io_thread_stack: 256 * 1024,
             run_actor_on_io_thread: true,

@@ -520,7 +520,7 @@ fn reject_busy(
     if rejecting.len() < s.opts.max_busy_answers {
         rejecting.push(Rejecting {
             sock,
-            until: Instant::now() + crate::busy::LINGER,
+            until: Instant::now() + s.opts.busy_linger,
         });
     }
 }

@@ -347,3 +347,54 @@ fn the_server_drops_the_socket_at_once_only_after_a_close_the_client_began() {
     server.stop();
     rt.shutdown();
 }
+
+/// After a close the server began, the socket lingers (late input swallowed) for
+/// `Options::close_linger`, then is dropped even though the client never sends its FIN.
+#[test]
+fn the_linger_after_a_server_close_lasts_close_linger() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let conns = h.conns.clone();
+    let opts = bridge::Options {
+        close_linger: Duration::from_millis(600),
+        ..opts()
+    };
+    let server = bridge::serve(&rt, h, 0, opts).unwrap();
+    let mut c = Raw::connect(server.port(), "/");
+    next(&rx);
+    conns
+        .lock()
+        .unwrap()
+        .pop()
+        .unwrap()
+        .close(1000, "bye")
+        .unwrap();
+    assert_eq!(c.read_frame().1, 0x8);
+    c.frame(true, 0x8, &1000u16.to_be_bytes());
+    assert_eq!(c.s.read(&mut [0u8; 16]).unwrap(), 0, "the server's FIN");
+    let fin = Instant::now();
+    // Writes every few milliseconds; the first that fails shows the socket is gone.
+    let mut gone_at = None;
+    while fin.elapsed() < Duration::from_secs(5) {
+        if c.s.write_all(b"late").is_err() {
+            gone_at = Some(fin.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let gone_at = gone_at.expect("the socket was never dropped");
+    assert!(
+        gone_at >= Duration::from_millis(300),
+        "dropped after {gone_at:?}: no linger"
+    );
+    assert!(
+        gone_at < Duration::from_millis(1500),
+        "dropped after {gone_at:?}: close_linger (600 ms) not applied"
+    );
+    until(&rx, |r| matches!(r, Rec::Close { .. }));
+    server.stop();
+    rt.shutdown();
+}

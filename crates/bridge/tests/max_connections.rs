@@ -38,7 +38,7 @@ fn the_connection_over_the_limit_gets_503_and_recovery_follows() {
 }
 
 /// Past `max_busy_answers`, a socket over the limit gets its 503 and is closed at once,
-/// while the ones within the bound are still drained for `busy::LINGER` (0.5 s). The server
+/// while the ones within the bound are still drained for `busy_linger` (0.5 s). The server
 /// shuts its side down after the 503 either way, so the client tells them apart by writing:
 /// to a drained socket its bytes are read and discarded, to a closed one they draw a reset.
 #[test]
@@ -94,6 +94,36 @@ fn past_max_busy_answers_the_503_is_followed_by_an_immediate_close() {
         std::thread::sleep(Duration::from_millis(600));
     }
     panic!("three attempts in a row took longer than 400 ms");
+}
+
+/// With `busy_linger` zero, a socket over the limit is closed right after its 503 even
+/// within `max_busy_answers`.
+#[test]
+fn busy_linger_zero_closes_right_after_the_503() {
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let server = bridge::serve(
+        &rt,
+        h,
+        0,
+        bridge::Options {
+            max_connections: 1,
+            busy_linger: Duration::ZERO,
+            defer_accept: Duration::ZERO,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let _held = connect(server.port(), "/");
+    next(&rx);
+    let mut over = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    assert!(read_head(&mut over).starts_with("HTTP/1.1 503"));
+    assert!(
+        reset_within(&over, Duration::from_millis(250)),
+        "the 503 socket was drained despite busy_linger 0"
+    );
+    server.stop();
+    rt.shutdown();
 }
 
 /// Writes a byte every few milliseconds for up to `limit`; true once a write fails (the
