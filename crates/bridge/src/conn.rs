@@ -544,3 +544,88 @@ impl ConnShared {
             || self.in_msgs.load(Ordering::SeqCst) >= o.inbound_queue_messages
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc::{channel, Sender};
+    use std::time::{Duration, Instant};
+
+    use super::Conn;
+    use crate::{Handler, Options};
+
+    #[derive(Clone)]
+    struct Keep(Sender<Conn>);
+    impl Handler for Keep {
+        fn on_open(&mut self, conn: &Conn) {
+            let _ = self.0.send(conn.clone());
+        }
+    }
+
+    /// A send from another thread whose frame rustls took whole, but whose ciphertext the
+    /// socket took only in part, must wake the I/O thread to write the rest on POLLOUT: that
+    /// thread sits in `poll` for input only, the queue is empty, and nothing else would
+    /// write the ciphertext left in the stream. The client does not read until the sends
+    /// stop at the first such send; then it must receive every message (the heartbeat is
+    /// off, so nothing else wakes the I/O thread).
+    #[test]
+    fn ciphertext_left_behind_by_a_sender_reaches_the_peer() {
+        let dir = std::env::temp_dir().join(format!("tern-conn-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, ck.cert.pem()).unwrap();
+        std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+
+        let rt = scheduler::Runtime::new(scheduler::Config {
+            workers: 2,
+            ..Default::default()
+        });
+        let (tx, rx) = channel();
+        let opts = Options {
+            bind_addr: "127.0.0.1".parse().unwrap(),
+            heartbeat_interval: None,
+            stop_timeout: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let server = crate::serve_tls(&rt, Keep(tx), 0, &cert, &key, opts).unwrap();
+        let config = ws::ClientConfig {
+            tls: Some(ws::client_config_from_pem(ck.cert.pem().as_bytes()).unwrap()),
+            ..Default::default()
+        };
+        let url = format!("wss://localhost:{}/", server.port());
+        let mut client = ws::connect(&url, config).unwrap();
+        let conn = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Past the I/O thread's one timed wake-up after the open (it trims its stack then,
+        // `io::TRIM_IDLE_STACK_AFTER`), which would flush the stream by the way.
+        std::thread::sleep(Duration::from_millis(400));
+
+        let msg = vec![7u8; 32 * 1024];
+        let mut sent = 0;
+        loop {
+            conn.send_binary(&msg).unwrap();
+            sent += 1;
+            let out = conn.inner.lock_out();
+            let left_behind = out.sock.as_ref().is_some_and(|s| s.wants_write());
+            let queued = !out.q.is_empty();
+            drop(out);
+            if left_behind && !queued {
+                break;
+            }
+            assert!(
+                !queued,
+                "send {sent} was queued before any left ciphertext behind"
+            );
+            assert!(sent < 100_000, "the socket never filled up");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for i in 0..sent {
+            match client.recv(Some(deadline)) {
+                Ok(ws::Recv::Binary(b)) => assert_eq!(b.len(), msg.len()),
+                other => panic!("message {i} of {sent}: {other:?}"),
+            }
+        }
+        server.stop();
+        rt.shutdown();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
