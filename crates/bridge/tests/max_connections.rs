@@ -44,23 +44,10 @@ fn the_connection_over_the_limit_gets_503_and_recovery_follows() {
 #[test]
 fn past_max_busy_answers_the_503_is_followed_by_an_immediate_close() {
     use std::io::Read;
-    let rt = rt();
-    let (h, rx) = Recorder::new();
-    let server = bridge::serve(
-        &rt,
-        h,
-        0,
-        bridge::Options {
-            max_connections: 1,
-            max_busy_answers: 1,
-            // The silent sockets below must reach `accept` without speaking.
-            defer_accept: Duration::ZERO,
-            ..opts()
-        },
-    )
-    .unwrap();
-    let _held = connect(server.port(), "/");
-    next(&rx);
+    let (rt, server, _held) = full(bridge::Options {
+        max_busy_answers: 1,
+        ..opts()
+    });
     let addr = ("127.0.0.1", server.port());
     // A machine stalled for most of the linger makes one attempt inconclusive; three such
     // attempts in a row fail the test.
@@ -100,22 +87,10 @@ fn past_max_busy_answers_the_503_is_followed_by_an_immediate_close() {
 /// within `max_busy_answers`.
 #[test]
 fn busy_linger_zero_closes_right_after_the_503() {
-    let rt = rt();
-    let (h, rx) = Recorder::new();
-    let server = bridge::serve(
-        &rt,
-        h,
-        0,
-        bridge::Options {
-            max_connections: 1,
-            busy_linger: Duration::ZERO,
-            defer_accept: Duration::ZERO,
-            ..opts()
-        },
-    )
-    .unwrap();
-    let _held = connect(server.port(), "/");
-    next(&rx);
+    let (rt, server, _held) = full(bridge::Options {
+        busy_linger: Duration::ZERO,
+        ..opts()
+    });
     let mut over = TcpStream::connect(("127.0.0.1", server.port())).unwrap();
     assert!(read_head(&mut over).starts_with("HTTP/1.1 503"));
     assert!(
@@ -124,6 +99,22 @@ fn busy_linger_zero_closes_right_after_the_503() {
     );
     server.stop();
     rt.shutdown();
+}
+
+/// A server with `o`, but `max_connections` 1 and that one connection held (returned), and
+/// `defer_accept` off so that silent sockets reach `accept`.
+fn full(o: bridge::Options) -> (scheduler::Runtime, bridge::Server, Client) {
+    let rt = rt();
+    let (h, rx) = Recorder::new();
+    let o = bridge::Options {
+        max_connections: 1,
+        defer_accept: Duration::ZERO,
+        ..o
+    };
+    let server = bridge::serve(&rt, h, 0, o).unwrap();
+    let held = connect(server.port(), "/");
+    next(&rx);
+    (rt, server, held)
 }
 
 /// Writes a byte every few milliseconds for up to `limit`; true once a write fails (the
