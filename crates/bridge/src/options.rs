@@ -30,7 +30,7 @@ pub struct Options {
     pub max_connections: usize,
     /// Plain sockets over `max_connections` that the accept thread keeps at once after
     /// writing their `503`, draining the client's request so that the answer is not lost to
-    /// a reset (half a second at most each). Default 256: past it a socket over the limit is
+    /// a reset (`busy_linger` at most each). Default 256: past it a socket over the limit is
     /// closed right after its `503` (the client may then see a reset instead), so a flood
     /// costs the accept thread a bounded amount of work.
     pub max_busy_answers: usize,
